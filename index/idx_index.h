@@ -1,0 +1,115 @@
+/*
+ * idx_index.h -- the corpus side of an index directory: the document store
+ * (ids, titles, metadata and the text itself, zstd-compressed in blocks with
+ * a seek table) and the FM-index shards over the raw document bytes (exact
+ * counts of any byte string, the documents that contain it, and the
+ * left-extension cursor that n-gram / infinity-gram statistics build on).
+ *
+ * Layout inside INDEX/:
+ *   docs/docs.idx      document store (format at the top of index/docs.c)
+ *   fm/shard-NNNN.fm   one FM-index per shard (format at the top of index/fm.c)
+ * Document ids are dense integers 0..n-1 in corpus order, global across shards.
+ * All reads are thread-safe on a shared handle.
+ */
+#ifndef IDX_INDEX_H
+#define IDX_INDEX_H
+
+#include "idx_common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Document store                                                             */
+/* ------------------------------------------------------------------------ */
+
+typedef struct idx_docs idx_docs;
+typedef struct idx_docs_writer idx_docs_writer;
+
+typedef struct {
+    int zstd_level;      /* 0 = default (3) */
+    uint32_t block_size; /* uncompressed bytes per compressed block; 0 = 64 KiB */
+    int store_text;      /* 1 (default when opts is NULL) = keep the text */
+} idx_docs_opts;
+
+/* Writes INDEX_PART_DIR/docs.idx (the caller gives the part directory). */
+idx_err idx_docs_writer_open(const char *part_dir, const idx_docs_opts *opts, idx_docs_writer **out);
+/* Appends a document; *doc_id receives its id (NULL allowed). Duplicate external
+ * ids are an error (IDX_ERR_PARSE naming both). */
+idx_err idx_docs_writer_add(idx_docs_writer *w, const idx_doc *doc, uint64_t *doc_id);
+idx_err idx_docs_writer_commit(idx_docs_writer *w); /* frees w */
+void idx_docs_writer_abort(idx_docs_writer *w);     /* frees w; NULL ok */
+
+/* Opens INDEX/docs/docs.idx. flags: IDX_FILE_VERIFY checks all checksums. */
+idx_err idx_docs_open(const char *index_dir, unsigned flags, idx_docs **out);
+void idx_docs_close(idx_docs *d);
+uint64_t idx_docs_count(const idx_docs *d);
+uint64_t idx_docs_text_bytes(const idx_docs *d); /* sum of document lengths */
+int idx_docs_has_text(const idx_docs *d);
+/* Length in bytes of document doc_id. */
+idx_err idx_docs_len(const idx_docs *d, uint64_t doc_id, uint64_t *len);
+/* Appends bytes [off, off+len) of the document to out (clamped to the document).
+ * O(len + one block) decompression. */
+idx_err idx_docs_text(const idx_docs *d, uint64_t doc_id, uint64_t off, uint64_t len, idx_buf *out);
+/* External id / title / metadata JSON (pointers into the mapped file; not
+ * NUL-terminated: use the lengths). */
+idx_err idx_docs_id(const idx_docs *d, uint64_t doc_id, const char **id, size_t *len);
+idx_err idx_docs_title(const idx_docs *d, uint64_t doc_id, const char **title, size_t *len);
+idx_err idx_docs_meta(const idx_docs *d, uint64_t doc_id, const char **json, size_t *len);
+/* External id -> doc id (IDX_ERR_NOT_FOUND if absent). */
+idx_err idx_docs_lookup(const idx_docs *d, const char *id, size_t len, uint64_t *doc_id);
+/* Decompresses everything and checks lengths and checksums. */
+idx_err idx_docs_verify(const idx_docs *d);
+/* Bytes on disk per component, for `idx inspect`. */
+typedef struct {
+    uint64_t file_bytes, text_compressed, text_raw, ids, meta, offsets;
+} idx_docs_sizes;
+void idx_docs_get_sizes(const idx_docs *d, idx_docs_sizes *s);
+
+/* ------------------------------------------------------------------------ */
+/* FM-index                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef struct idx_fm idx_fm;
+
+/* Opens every shard listed in the manifest's "fm" part. */
+idx_err idx_fm_open(const char *index_dir, unsigned flags, idx_fm **out);
+void idx_fm_close(idx_fm *fm);
+size_t idx_fm_shard_count(const idx_fm *fm);
+/* Total corpus bytes indexed (what an empty query counts). */
+uint64_t idx_fm_total_bytes(const idx_fm *fm);
+
+/* Exact number of occurrences of pat[0..len) in the corpus, across shards.
+ * len 0 gives the total byte count. No occurrence crosses a document. */
+idx_err idx_fm_count(const idx_fm *fm, const void *pat, size_t len, uint64_t *count);
+
+/* Suffix-array ranges per shard: ranges[s] = [lo, hi) in shard s.
+ * ranges must hold idx_fm_shard_count() entries. */
+typedef struct {
+    uint64_t lo, hi;
+} idx_fm_range;
+idx_err idx_fm_find(const idx_fm *fm, const void *pat, size_t len, idx_fm_range *ranges,
+                    uint64_t *total);
+/* The occurrence at suffix-array rank `rank` of shard `shard`: its global
+ * document id and byte offset inside that document. */
+idx_err idx_fm_locate(const idx_fm *fm, size_t shard, uint64_t rank, uint64_t *doc_id,
+                      uint64_t *offset);
+
+/* Left-extension cursor: the ranges of a pattern P in every shard, and
+ * prepending one byte c gives the ranges of cP in O(shards) rank operations.
+ * This is backward search exposed one step at a time, which is what the
+ * infinity-gram model and contamination windows need. */
+typedef struct idx_fm_cursor idx_fm_cursor;
+idx_err idx_fm_cursor_new(const idx_fm *fm, idx_fm_cursor **out); /* empty pattern */
+void idx_fm_cursor_free(idx_fm_cursor *c);
+void idx_fm_cursor_reset(idx_fm_cursor *c);       /* back to the empty pattern */
+idx_err idx_fm_cursor_prepend(idx_fm_cursor *c, unsigned char byte, uint64_t *count);
+uint64_t idx_fm_cursor_count(const idx_fm_cursor *c);
+size_t idx_fm_cursor_length(const idx_fm_cursor *c); /* bytes prepended so far */
+const idx_fm_range *idx_fm_cursor_ranges(const idx_fm_cursor *c);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -328,13 +328,62 @@ static void test_bad_models(void **s) {
     idx_rmtree(d); free(d);
 }
 
+/* End to end: idx encode / score-pairs print what the library computes. */
+static void test_cli(void **s) {
+    (void)s;
+    char *d = t_tmpdir();
+    json_t *ex = expected();
+    json_t *m = json_object_get(json_object_get(ex, "models"), "tiny-st");
+    assert_int_equal(t_sh("printf 'Hello, World!\\nunaffable playing played players\\n' > '%s/in.txt'", d), 0);
+    assert_int_equal(t_sh("'%s' encode '%s/tiny-st' --threads 2 < '%s/in.txt' > '%s/out.jsonl'", t_idx_bin(), DATA, d, d),
+                     0);
+    char *op = t_path(d, "out.jsonl");
+    FILE *f = fopen(op, "r");
+    assert_non_null(f);
+    size_t row[2] = {0, 6}; /* indexes of these texts in expected.json */
+    for (int i = 0; i < 2; i++) {
+        json_error_t jerr;
+        char line[65536];
+        assert_non_null(fgets(line, sizeof line, f));
+        json_t *a = json_loads(line, 0, &jerr);
+        assert_non_null(a);
+        json_t *ref = json_array_get(json_object_get(m, "embeddings"), row[i]);
+        assert_int_equal(json_array_size(a), 32);
+        for (size_t k = 0; k < 32; k++)
+            assert_true(fabs(json_number_value(json_array_get(a, k)) - json_number_value(json_array_get(ref, k))) < 1e-5);
+        json_decref(a);
+    }
+    fclose(f);
+    free(op);
+    /* pairs */
+    assert_int_equal(t_sh("printf 'protein study\\tresults show that the protein is not in the cell.\\n' | "
+                          "'%s' score-pairs '%s/tiny-cross' > '%s/logits.txt'", t_idx_bin(), DATA, d), 0);
+    op = t_path(d, "logits.txt");
+    idx_buf b = {0};
+    assert_int_equal(idx_read_file(op, 0, &b), IDX_OK);
+    double ref = json_number_value(json_array_get(json_array_get(
+        json_object_get(json_object_get(json_object_get(ex, "models"), "tiny-cross"), "logits"), 1), 0));
+    assert_true(fabs(strtod(b.data, NULL) - ref) < 1e-4);
+    idx_buf_free(&b);
+    free(op);
+    /* errors: bad model -> 1, usage -> 2, pairs without a tab -> 1, bi-encoder pairs -> 1 */
+    assert_int_equal(t_sh("'%s' encode /nonexistent < /dev/null 2>/dev/null", t_idx_bin()), 1);
+    assert_int_equal(t_sh("'%s' encode 2>/dev/null", t_idx_bin()), 2);
+    assert_int_equal(t_sh("'%s' encode '%s/tiny-st' --pooling max 2>/dev/null", t_idx_bin(), DATA), 2);
+    assert_int_equal(t_sh("echo notab | '%s' score-pairs '%s/tiny-cross' 2>/dev/null", t_idx_bin(), DATA), 1);
+    assert_int_equal(t_sh("printf 'a\\tb\\n' | '%s' score-pairs '%s/tiny-st' 2>/dev/null", t_idx_bin(), DATA), 1);
+    json_decref(ex);
+    idx_rmtree(d);
+    free(d);
+}
+
 int main(void) {
     t_require_file(DATA "/expected.json");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tokenize_vocab_txt), cmocka_unit_test(test_tokenize_tokenizer_json),
         cmocka_unit_test(test_embed_st),           cmocka_unit_test(test_embed_cls_f16),
         cmocka_unit_test(test_cross_encoder),      cmocka_unit_test(test_long_and_empty),
-        cmocka_unit_test(test_bad_models),
+        cmocka_unit_test(test_bad_models),         cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -121,7 +121,12 @@ idx_err idx_embedder_new(const idx_embedder_opts *o, idx_embedder **out) {
     }
     if (local) {
 #ifdef IDX_HAVE_ENCODER
-        if ((err = idx_encoder_load(o->model, &e->enc))) goto fail;
+        idx_encoder_opts eo;
+        idx_encoder_opts_init(&eo);
+        eo.threads = o->threads > 0 ? o->threads : 1;
+        eo.batch_size = e->batch;
+        /* prefixes are applied here, identically for both providers */
+        if ((err = idx_encoder_load(o->model, &eo, &e->enc))) goto fail;
         uint32_t d = (uint32_t)idx_encoder_dim(e->enc);
         if (e->dim && e->dim != d) {
             err = idx_fail(IDX_ERR_INVALID, "model %s has dimension %u, expected %u", o->model, d, e->dim);
@@ -162,6 +167,9 @@ json_t *idx_embedder_identity(const idx_embedder *e) {
     if (!j) return NULL;
     json_object_set_new(j, "provider", json_string(e->local ? "local" : "openai"));
     json_object_set_new(j, "model", json_string(e->model));
+#ifdef IDX_HAVE_ENCODER
+    if (e->enc) json_object_set_new(j, "encoder", json_string(idx_encoder_name(e->enc)));
+#endif
     if (e->url) json_object_set_new(j, "url", json_string(e->url));
     json_object_set_new(j, "dim", json_integer(e->dim));
     json_object_set_new(j, "normalize", json_boolean(e->normalize));
@@ -296,6 +304,34 @@ static void sleep_s(double s) {
     struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
     nanosleep(&ts, NULL);
 }
+
+#ifdef IDX_HAVE_ENCODER
+static idx_err local_batch(idx_embedder *e, const char *const *texts, const size_t *lens, size_t n,
+                           const char *prefix, float *out) {
+    if (!prefix || !*prefix) return idx_encoder_embed(e->enc, texts, lens, n, 0, out);
+    size_t plen = strlen(prefix);
+    char **t = calloc(n, sizeof *t);
+    size_t *l = calloc(n, sizeof *l);
+    idx_err err = IDX_OK;
+    if (!t || !l) err = idx_fail(IDX_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n && !err; i++) {
+        size_t m = lens ? lens[i] : strlen(texts[i]);
+        if (!(t[i] = malloc(plen + m + 1))) {
+            err = idx_fail(IDX_ERR_NOMEM, "out of memory");
+            break;
+        }
+        memcpy(t[i], prefix, plen);
+        memcpy(t[i] + plen, texts[i], m);
+        t[i][plen + m] = 0;
+        l[i] = plen + m;
+    }
+    if (!err) err = idx_encoder_embed(e->enc, (const char *const *)t, l, n, 0, out);
+    for (size_t i = 0; t && i < n; i++) free(t[i]);
+    free(t);
+    free(l);
+    return err;
+}
+#endif
 
 static idx_err post_batch(idx_embedder *e, const char *const *texts, const size_t *lens, size_t n,
                           const char *prefix, float *out) {

@@ -187,6 +187,50 @@ idx_err idx_embedder_embed(idx_embedder *e, idx_embed_kind kind, const char *con
 idx_err idx_embedder_parse_response(const char *body, size_t len, size_t n, uint32_t dim,
                                     float *out, uint32_t *dim_out);
 
+/* ------------------------------------------------------------------------ */
+/* The dense part of an index directory                                      */
+/* ------------------------------------------------------------------------ */
+
+/* Manifest part "dense":
+ *   {"version":1, "file":"dense/vectors.vec", "type":"f32"|"i8-dim"|"i8-vec",
+ *    "rows":N, "dim":D, "text":"title+text", "max_doc_bytes":B,
+ *    "model":{identity of idx_embedder_identity},
+ *    "hnsw":{"file":"dense/hnsw.hnsw","M":16,"ef_construction":200,"ef_search":64,"seed":42} (optional)}
+ * One row per document of INDEX/docs (row r holds document r's vector). */
+
+typedef struct {
+    idx_dense_type type;      /* storage */
+    int hnsw;                 /* also build the HNSW graph */
+    idx_hnsw_params hnsw_params;
+    size_t max_doc_bytes;     /* bytes of title + " " + text embedded per document; 0 = 16384 */
+    int incremental;          /* keep the vectors of an existing part with the same model, embed only new documents */
+    size_t batch_docs;        /* documents per embedder call (progress granularity); 0 = 256 */
+} idx_dense_build_opts;
+
+/* Embeds the documents of INDEX/docs with emb and writes INDEX/dense (a new
+ * directory published by rename) and the manifest part. *embedded (may be
+ * NULL) receives the number of documents embedded in this call. */
+idx_err idx_dense_index_build(const char *index_dir, idx_embedder *emb, const idx_dense_build_opts *opts,
+                              idx_progress *progress, uint64_t *embedded);
+
+typedef struct idx_dense_index idx_dense_index;
+/* Opens the dense part (store, the HNSW graph when recorded, model identity). */
+idx_err idx_dense_index_open(const char *index_dir, unsigned flags, idx_dense_index **out);
+void idx_dense_index_close(idx_dense_index *x);
+const idx_dense *idx_dense_index_store(const idx_dense_index *x);
+const idx_hnsw *idx_dense_index_hnsw(const idx_dense_index *x); /* NULL if not built */
+/* The recorded model identity (borrowed). */
+const json_t *idx_dense_index_model(const idx_dense_index *x);
+/* Fills embedder options from a recorded identity (strings borrowed from
+ * model); the caller adds the API key. */
+idx_err idx_embedder_opts_from_identity(const json_t *model, idx_embedder_opts *o);
+
+/* Top-k documents for one query vector, as fusion candidates: exact (flat)
+ * or through HNSW (use_hnsw, ef 0 = recorded). Rows of the same document
+ * count once with their best score. *n receives at most k. */
+idx_err idx_dense_index_search(const idx_dense_index *x, const float *query, size_t k, int use_hnsw,
+                               uint32_t ef, idx_fuse_cand *out, size_t *n);
+
 /* L2-normalises n vectors in place (zero vectors stay zero). */
 void idx_dense_normalize(float *vecs, size_t n, uint32_t dim);
 

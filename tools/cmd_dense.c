@@ -1,0 +1,255 @@
+/*
+ * cmd_dense.c -- `idx embed` (add or update the dense part of an index: embed
+ * every document with the native encoder or an OpenAI-compatible service,
+ * optionally build the HNSW graph) and `idx dense-search` (top-k documents
+ * for a query by vector similarity, exact or HNSW). API keys are read here,
+ * from an environment variable or a file named on the command line; the
+ * library never reads the environment.
+ */
+#include <cblas.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "idx_cli.h"
+#include "idx_dense.h"
+#include "idx_index.h"
+
+static const char embed_usage[] =
+    "usage: idx embed INDEX --model MODEL [options]\n"
+    "  Embeds every document (title + text) of INDEX into INDEX/dense and records\n"
+    "  the model in the manifest. Run again after adding documents: only new\n"
+    "  documents are embedded when the model is the same (--rebuild re-embeds all).\n"
+    "  --provider local|openai  local = native encoder (default), openai = HTTP service\n"
+    "  --model M               local: model directory (e.g. models/use-lite);\n"
+    "                          openai: model name sent to the service\n"
+    "  --url URL               openai: base URL (POST URL/v1/embeddings)\n"
+    "  --api-key-env VAR       openai: read the API key from environment variable VAR\n"
+    "  --api-key-file FILE     openai: read the API key from FILE\n"
+    "  --dim N                 expected dimension (default: learned)\n"
+    "  --batch N               texts per request / forward pass (default 32)\n"
+    "  --threads N             local encoder threads (default: online CPUs)\n"
+    "  --timeout S, --retries N  openai: per-request timeout (60) and retries (4)\n"
+    "  --normalize             L2-normalise the vectors (the native models already do)\n"
+    "  --query-prefix S, --doc-prefix S  text prepended to queries / documents\n"
+    "  --type f32|i8-dim|i8-vec  storage (default f32; int8 keeps a scale per dimension or vector)\n"
+    "  --hnsw                  also build an HNSW graph (--M 16 --ef-construction 200 --ef-search 64 --seed 42)\n"
+    "  --max-doc-bytes N       bytes of each document embedded (default 16384)\n"
+    "  --rebuild               re-embed every document\n"
+    "  --quiet                 no progress line\n";
+
+static const char search_usage[] =
+    "usage: idx dense-search INDEX [options] QUERY...\n"
+    "  Top-k documents by vector similarity, the query embedded with the model\n"
+    "  recorded in the index.\n"
+    "  -k N                    hits (default 10)\n"
+    "  --hnsw                  search the HNSW graph instead of the exact scan\n"
+    "  --ef N                  HNSW search breadth (default: recorded)\n"
+    "  --api-key-env VAR, --api-key-file FILE, --url URL   for an openai model\n"
+    "  --json                  JSON output\n";
+
+enum {
+    O_PROVIDER = 256, O_MODEL, O_URL, O_KEYENV, O_KEYFILE, O_DIM, O_BATCH, O_THREADS, O_TIMEOUT, O_RETRIES,
+    O_NORM, O_QP, O_DP, O_TYPE, O_HNSW, O_M, O_EFC, O_EFS, O_SEED, O_MAXB, O_REBUILD, O_QUIET, O_EF, O_JSON
+};
+
+static int parse_u64(const char *s, uint64_t max, uint64_t *out) {
+    char *end;
+    if (!s || !*s || *s == '-') return -1;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end || v > max) return -1;
+    *out = v;
+    return 0;
+}
+
+/* Reads the key named by --api-key-env (the CLI's job, not the library's). */
+static int key_from_env(const char *cmd, const char *var, const char **key) {
+    if (!var) return 0;
+    const char *v = getenv(var);
+    if (!v || !*v) {
+        fprintf(stderr, "idx %s: environment variable %s (--api-key-env) is not set\n", cmd, var);
+        return -1;
+    }
+    *key = v;
+    return 0;
+}
+
+static int cmd_embed(int argc, char **argv) {
+    static const struct option lo[] = {
+        {"provider", required_argument, 0, O_PROVIDER}, {"model", required_argument, 0, O_MODEL},
+        {"url", required_argument, 0, O_URL}, {"api-key-env", required_argument, 0, O_KEYENV},
+        {"api-key-file", required_argument, 0, O_KEYFILE}, {"dim", required_argument, 0, O_DIM},
+        {"batch", required_argument, 0, O_BATCH}, {"threads", required_argument, 0, O_THREADS},
+        {"timeout", required_argument, 0, O_TIMEOUT}, {"retries", required_argument, 0, O_RETRIES},
+        {"normalize", no_argument, 0, O_NORM}, {"query-prefix", required_argument, 0, O_QP},
+        {"doc-prefix", required_argument, 0, O_DP}, {"type", required_argument, 0, O_TYPE},
+        {"hnsw", no_argument, 0, O_HNSW}, {"M", required_argument, 0, O_M},
+        {"ef-construction", required_argument, 0, O_EFC}, {"ef-search", required_argument, 0, O_EFS},
+        {"seed", required_argument, 0, O_SEED}, {"max-doc-bytes", required_argument, 0, O_MAXB},
+        {"rebuild", no_argument, 0, O_REBUILD}, {"quiet", no_argument, 0, O_QUIET}, {0, 0, 0, 0}};
+    idx_embedder_opts eo = {0};
+    eo.provider = "local";
+    idx_dense_build_opts bo = {0};
+    bo.incremental = 1;
+    const char *keyenv = NULL;
+    int quiet = 0, c;
+    uint64_t v;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    eo.threads = ncpu > 0 ? (int)ncpu : 1;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        switch (c) {
+        case O_PROVIDER: eo.provider = optarg; break;
+        case O_MODEL: eo.model = optarg; break;
+        case O_URL: eo.url = optarg; break;
+        case O_KEYENV: keyenv = optarg; break;
+        case O_KEYFILE: eo.api_key_file = optarg; break;
+        case O_DIM: if (parse_u64(optarg, IDX_DENSE_MAX_DIM, &v) || !v) return idx_cli_usage(argv[0], "bad --dim %s", optarg); eo.dim = (uint32_t)v; break;
+        case O_BATCH: if (parse_u64(optarg, 1 << 16, &v) || !v) return idx_cli_usage(argv[0], "bad --batch %s", optarg); eo.batch = v; break;
+        case O_THREADS: if (parse_u64(optarg, 256, &v) || !v) return idx_cli_usage(argv[0], "bad --threads %s", optarg); eo.threads = (int)v; break;
+        case O_TIMEOUT: eo.timeout = atof(optarg); if (eo.timeout <= 0) return idx_cli_usage(argv[0], "bad --timeout %s", optarg); break;
+        case O_RETRIES: if (parse_u64(optarg, 100, &v)) return idx_cli_usage(argv[0], "bad --retries %s", optarg); eo.max_retries = v ? (int)v : -1; break;
+        case O_NORM: eo.normalize = 1; break;
+        case O_QP: eo.query_prefix = optarg; break;
+        case O_DP: eo.doc_prefix = optarg; break;
+        case O_TYPE:
+            if (!strcmp(optarg, "f32")) bo.type = IDX_DENSE_F32;
+            else if (!strcmp(optarg, "i8-dim") || !strcmp(optarg, "i8")) bo.type = IDX_DENSE_I8_PER_DIM;
+            else if (!strcmp(optarg, "i8-vec")) bo.type = IDX_DENSE_I8_PER_VEC;
+            else return idx_cli_usage(argv[0], "bad --type %s (f32, i8-dim or i8-vec)", optarg);
+            break;
+        case O_HNSW: bo.hnsw = 1; break;
+        case O_M: if (parse_u64(optarg, 256, &v) || v < 2) return idx_cli_usage(argv[0], "bad --M %s (2..256)", optarg); bo.hnsw_params.M = (uint32_t)v; break;
+        case O_EFC: if (parse_u64(optarg, 1 << 20, &v) || !v) return idx_cli_usage(argv[0], "bad --ef-construction %s", optarg); bo.hnsw_params.ef_construction = (uint32_t)v; break;
+        case O_EFS: if (parse_u64(optarg, 1 << 20, &v) || !v) return idx_cli_usage(argv[0], "bad --ef-search %s", optarg); bo.hnsw_params.ef_search = (uint32_t)v; break;
+        case O_SEED: if (parse_u64(optarg, UINT64_MAX, &v) || !v) return idx_cli_usage(argv[0], "bad --seed %s", optarg); bo.hnsw_params.seed = v; break;
+        case O_MAXB: if (idx_cli_parse_size(optarg, &v) || !v) return idx_cli_usage(argv[0], "bad --max-doc-bytes %s", optarg); bo.max_doc_bytes = v; break;
+        case O_REBUILD: bo.incremental = 0; break;
+        case O_QUIET: quiet = 1; break;
+        default: return idx_cli_usage(argv[0], "unknown option");
+        }
+    }
+    if (optind != argc - 1) return idx_cli_usage(argv[0], "expected one INDEX directory");
+    if (!eo.model) return idx_cli_usage(argv[0], "--model is required");
+    if (keyenv && eo.api_key_file) return idx_cli_usage(argv[0], "give --api-key-env or --api-key-file, not both");
+    if (key_from_env(argv[0], keyenv, &eo.api_key)) return 2;
+    const char *index = argv[optind];
+    /* The encoder parallelises over the batch itself. */
+    openblas_set_num_threads(1);
+    idx_embedder *emb;
+    idx_err e = idx_embedder_new(&eo, &emb);
+    if (e) return idx_cli_fail(argv[0], e);
+    idx_progress prog;
+    idx_progress_init(&prog, quiet ? NULL : idx_cli_progress, NULL);
+    uint64_t n = 0;
+    double t0 = idx_now();
+    e = idx_dense_index_build(index, emb, &bo, &prog, &n);
+    double dt = idx_now() - t0;
+    if (!quiet && isatty(2)) fprintf(stderr, "\n");
+    if (e) {
+        idx_embedder_free(emb);
+        return idx_cli_fail(argv[0], e);
+    }
+    fprintf(stderr, "idx embed: %llu documents embedded (dim %u) in %.1f s (%.1f docs/s)%s\n", (unsigned long long)n,
+            idx_embedder_dim(emb), dt, dt > 0 ? (double)n / dt : 0.0, bo.hnsw ? ", HNSW graph built" : "");
+    idx_embedder_free(emb);
+    return 0;
+}
+IDX_CLI_COMMAND(embed, cmd_embed, "embed the documents of an index into its dense part (vectors + model)", embed_usage);
+
+static void print_json_str(const char *s, size_t n) {
+    json_t *j = json_stringn(s, n);
+    char *t = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+    fputs(t ? t : "\"\"", stdout);
+    free(t);
+    json_decref(j);
+}
+
+static int cmd_dense_search(int argc, char **argv) {
+    static const struct option lo[] = {
+        {"hnsw", no_argument, 0, O_HNSW}, {"ef", required_argument, 0, O_EF},
+        {"api-key-env", required_argument, 0, O_KEYENV}, {"api-key-file", required_argument, 0, O_KEYFILE},
+        {"url", required_argument, 0, O_URL}, {"json", no_argument, 0, O_JSON}, {0, 0, 0, 0}};
+    uint64_t k = 10, v;
+    int use_hnsw = 0, json = 0, c;
+    uint32_t ef = 0;
+    const char *keyenv = NULL, *keyfile = NULL, *url = NULL;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "k:", lo, NULL)) != -1) {
+        switch (c) {
+        case 'k': if (parse_u64(optarg, 100000, &k) || !k) return idx_cli_usage(argv[0], "bad -k %s", optarg); break;
+        case O_HNSW: use_hnsw = 1; break;
+        case O_EF: if (parse_u64(optarg, 1 << 20, &v) || !v) return idx_cli_usage(argv[0], "bad --ef %s", optarg); ef = (uint32_t)v; break;
+        case O_KEYENV: keyenv = optarg; break;
+        case O_KEYFILE: keyfile = optarg; break;
+        case O_URL: url = optarg; break;
+        case O_JSON: json = 1; break;
+        default: return idx_cli_usage(argv[0], "unknown option");
+        }
+    }
+    if (argc - optind < 2) return idx_cli_usage(argv[0], "expected INDEX and a query");
+    const char *index = argv[optind];
+    idx_buf q = {0};
+    for (int i = optind + 1; i < argc; i++)
+        if ((i > optind + 1 && idx_buf_append(&q, " ", 1)) || idx_buf_append(&q, argv[i], strlen(argv[i])) ||
+            idx_buf_append(&q, "", 0))
+            return idx_cli_fail(argv[0], IDX_ERR_NOMEM);
+    idx_dense_index *x = NULL;
+    idx_embedder *emb = NULL;
+    idx_docs *docs = NULL;
+    float *qv = NULL;
+    idx_fuse_cand *hits = NULL;
+    int rc = 0;
+    idx_err e = idx_dense_index_open(index, 0, &x);
+    idx_embedder_opts eo;
+    if (!e) e = idx_docs_open(index, 0, &docs);
+    if (!e) e = idx_embedder_opts_from_identity(idx_dense_index_model(x), &eo);
+    if (e) { rc = idx_cli_fail(argv[0], e); goto done; }
+    if (url) eo.url = url;
+    eo.api_key_file = keyfile;
+    if (key_from_env(argv[0], keyenv, &eo.api_key)) { rc = 2; goto done; }
+    openblas_set_num_threads(1);
+    if ((e = idx_embedder_new(&eo, &emb))) { rc = idx_cli_fail(argv[0], e); goto done; }
+    qv = malloc(eo.dim * sizeof(float));
+    hits = malloc(k * sizeof *hits);
+    if (!qv || !hits) { rc = idx_cli_fail(argv[0], idx_fail(IDX_ERR_NOMEM, "out of memory")); goto done; }
+    const char *qt = q.data;
+    size_t ql = q.len;
+    double t0 = idx_now();
+    size_t n = 0;
+    if ((e = idx_embedder_embed(emb, IDX_EMBED_QUERY, &qt, &ql, 1, qv)) ||
+        (e = idx_dense_index_search(x, qv, k, use_hnsw, ef, hits, &n))) {
+        rc = idx_cli_fail(argv[0], e);
+        goto done;
+    }
+    double ms = (idx_now() - t0) * 1000;
+    if (json) printf("{\"query\":"), print_json_str(q.data, q.len), printf(",\"took_ms\":%.3f,\"hits\":[", ms);
+    for (size_t i = 0; i < n; i++) {
+        const char *id = "", *title = "";
+        size_t il = 0, tl = 0;
+        if ((e = idx_docs_id(docs, hits[i].doc_id, &id, &il)) || (e = idx_docs_title(docs, hits[i].doc_id, &title, &tl))) {
+            rc = idx_cli_fail(argv[0], e);
+            goto done;
+        }
+        if (json) {
+            printf("%s{\"rank\":%zu,\"id\":", i ? "," : "", i + 1);
+            print_json_str(id, il);
+            printf(",\"score\":%.6f,\"title\":", hits[i].score);
+            print_json_str(title, tl);
+            printf("}");
+        } else
+            printf("%2zu  %-16.*s %8.4f  %.*s\n", i + 1, (int)il, id, hits[i].score, (int)tl, title);
+    }
+    if (json) printf("]}\n");
+done:
+    idx_buf_free(&q);
+    free(qv);
+    free(hits);
+    idx_embedder_free(emb);
+    idx_docs_close(docs);
+    idx_dense_index_close(x);
+    return rc;
+}
+IDX_CLI_COMMAND(dense-search, cmd_dense_search, "top-k documents by vector similarity (exact or HNSW)", search_usage);

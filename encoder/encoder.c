@@ -120,8 +120,11 @@ static idx_err load_use(idx_encoder *e, const char *dir) {
     free(vp);
     if (rc) return rc;
     if ((rc = enc_use_load(dir, &e->use))) return rc;
+    if (enc_spm_vocab_size(e->spm) > enc_use_vocab_rows(e->use))
+        return idx_fail(IDX_ERR_CORRUPT, "%s/vocab.json: %zu pieces but the embedding matrix has %zu rows", dir,
+                        enc_spm_vocab_size(e->spm), enc_use_vocab_rows(e->use));
     e->dim = 512;
-    e->max_len = 1024; /* a length limit of our own; the graph itself has none for short texts */
+    e->max_len = 128; /* the graph clips every input to its first 128 tokens */
     snprintf(e->name, sizeof e->name, "use-lite-en:512");
     return IDX_OK;
 }

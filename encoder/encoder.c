@@ -257,7 +257,7 @@ idx_err idx_encoder_tokenize(const idx_encoder *e, const char *a, size_t alen, c
     if (!rc) {
         *n_out = tb.n;
         if (tb.n > cap) rc = idx_fail(IDX_ERR_LIMIT, "%zu tokens do not fit in %zu", tb.n, cap);
-        else memcpy(out_ids, tb.ids, tb.n * sizeof(int32_t));
+        else if (tb.n) memcpy(out_ids, tb.ids, tb.n * sizeof(int32_t));
     }
     tokbuf_free(&tb);
     return rc;

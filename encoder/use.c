@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "enc_internal.h"
+#include "enc_math.h"
 
 #define P "module_apply_default/Encoder_en/KonaTransformer/"
 #define USE_MAXLEN 128
@@ -212,12 +213,7 @@ static void attention(const float *QKV, size_t L, size_t d, size_t heads, float 
         const float *Q = QKV + h * dh, *K = Q + d, *V = Q + 2 * d;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)L, (int)L, (int)dh, scale, Q, (int)(3 * d), K,
                     (int)(3 * d), 0.0f, S, (int)L);
-        for (size_t i = 0; i < L; i++) {
-            float *row = S + i * L, mx = row[0], sum = 0;
-            for (size_t j = 1; j < L; j++) if (row[j] > mx) mx = row[j];
-            for (size_t j = 0; j < L; j++) { row[j] = expf(row[j] - mx); sum += row[j]; }
-            for (size_t j = 0; j < L; j++) row[j] /= sum;
-        }
+        for (size_t i = 0; i < L; i++) enc_softmax_row(S + i * L, L);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)L, (int)dh, (int)L, 1.0f, S, (int)L, V,
                     (int)(3 * d), 0.0f, C + h * dh, (int)d);
     }

@@ -3,7 +3,8 @@
 same BERT forward pass (embeddings, LayerNorm, attention, GELU FFN, mean
 pooling, L2) in eager PyTorch, float32, on the weights of a model directory
 written by scripts/make_tiny_bert.py, for N sequences of L tokens in batches.
-Prints one line: sentences/s (median of R runs).
+Prints one line: "sentences/s sentences/cpu-s" (medians of R runs; CPU time
+is process time of all threads, which stays meaningful on a loaded machine).
 
 usage: encoder_bench_torch.py MODEL_DIR THREADS N L BATCH RUNS
 """
@@ -65,15 +66,16 @@ def main():
     cfg, W = load(d)
     rng = np.random.default_rng(1)
     ids = torch.from_numpy(rng.integers(5, cfg["vocab_size"], size=(n, L)))
-    rates = []
+    rates, cpu = [], []
     with torch.inference_mode():
         forward(cfg, W, ids[:bs])  # warm-up
         for _ in range(runs):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             for i in range(0, n, bs):
                 forward(cfg, W, ids[i:i + bs])
             rates.append(n / (time.perf_counter() - t0))
-    print("%.1f" % statistics.median(rates))
+            cpu.append(n / (time.process_time() - c0))
+    print("%.1f %.1f" % (statistics.median(rates), statistics.median(cpu)))
 
 
 if __name__ == "__main__":

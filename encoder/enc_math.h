@@ -58,14 +58,25 @@ static inline float enc_erff(float x) {
     return y;
 }
 
-/* In-place softmax of one row. */
+/* In-place softmax of one row. Max and sum use 8 partial lanes so that they
+ * vectorise without reassociation flags. */
 static inline void enc_softmax_row(float *row, size_t n) {
-    float mx = row[0], sum = 0;
-    for (size_t j = 1; j < n; j++) mx = row[j] > mx ? row[j] : mx;
-    for (size_t j = 0; j < n; j++) row[j] = enc_expf(row[j] - mx);
-    for (size_t j = 0; j < n; j++) sum += row[j];
+    float m8[8], s8[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int k = 0; k < 8; k++) m8[k] = row[0];
+    size_t j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int k = 0; k < 8; k++) m8[k] = row[j + k] > m8[k] ? row[j + k] : m8[k];
+    float mx = row[0];
+    for (int k = 0; k < 8; k++) mx = m8[k] > mx ? m8[k] : mx;
+    for (; j < n; j++) mx = row[j] > mx ? row[j] : mx;
+    for (j = 0; j < n; j++) row[j] = enc_expf(row[j] - mx);
+    for (j = 0; j + 8 <= n; j += 8)
+        for (int k = 0; k < 8; k++) s8[k] += row[j + k];
+    float sum = 0;
+    for (int k = 0; k < 8; k++) sum += s8[k];
+    for (; j < n; j++) sum += row[j];
     float inv = 1.0f / sum;
-    for (size_t j = 0; j < n; j++) row[j] *= inv;
+    for (j = 0; j < n; j++) row[j] *= inv;
 }
 
 #endif

@@ -183,6 +183,13 @@ static void test_long_and_empty(void **s) {
     double norm = 0;
     for (size_t k = 0; k < 32; k++) norm += out[64 + k] * out[64 + k];
     assert_true(fabs(norm - 1.0) < 1e-4);
+    /* invalid UTF-8 bytes are dropped like U+FFFD (never a crash) */
+    int32_t a[16], b[16];
+    size_t na, nb;
+    assert_int_equal(idx_encoder_tokenize(e, "\xff\xfehello \xc3(world\xe2\x82", 17, NULL, 0, a, 16, &na), IDX_OK);
+    assert_int_equal(idx_encoder_tokenize(e, "hello (world", 12, NULL, 0, b, 16, &nb), IDX_OK);
+    assert_int_equal(na, nb);
+    assert_memory_equal(a, b, na * sizeof(int32_t));
     free(longtext);
     idx_encoder_free(e);
 }

@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "enc_internal.h"
+#include "enc_math.h"
 
 typedef struct {
     float *qkv_w, *qkv_b; /* [3H, H], [3H] */
@@ -331,7 +332,7 @@ static void gelu(float *x, size_t n, int tanh_form) {
             x[i] = 0.5f * v * (1.0f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)));
         }
     else
-        for (size_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+        for (size_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + enc_erff(x[i] * 0.70710678118654752f));
 }
 
 idx_err enc_bert_forward(const enc_bert *m, const enc_seq *seqs, size_t n, float *pooled, float *logits) {
@@ -375,13 +376,7 @@ idx_err enc_bert_forward(const enc_bert *m, const enc_seq *seqs, size_t n, float
                 const float *Q = W + r0 * 3 * H + h * dh, *K = Q + H, *V = Q + 2 * H;
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)L, (int)L, (int)dh, scale, Q, (int)(3 * H),
                             K, (int)(3 * H), 0.0f, S, (int)L);
-                for (size_t i = 0; i < L; i++) {
-                    float *row = S + i * L, mx = row[0], sum = 0;
-                    for (size_t j = 1; j < L; j++) if (row[j] > mx) mx = row[j];
-                    for (size_t j = 0; j < L; j++) { row[j] = expf(row[j] - mx); sum += row[j]; }
-                    float inv = 1.0f / sum;
-                    for (size_t j = 0; j < L; j++) row[j] *= inv;
-                }
+                for (size_t i = 0; i < L; i++) enc_softmax_row(S + i * L, L);
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)L, (int)dh, (int)L, 1.0f, S, (int)L, V,
                             (int)(3 * H), 0.0f, C + r0 * H + h * dh, (int)H);
             }

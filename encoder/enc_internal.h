@@ -146,6 +146,7 @@ idx_err enc_bert_forward(const enc_bert *m, const enc_seq *seqs, size_t n, float
 typedef struct enc_use enc_use;
 idx_err enc_use_load(const char *dir, enc_use **out);
 void enc_use_free(enc_use *m);
+size_t enc_use_vocab_rows(const enc_use *m);
 idx_err enc_use_forward(const enc_use *m, const enc_seq *seqs, size_t n, float *out);
 
 #endif

@@ -120,8 +120,11 @@ static idx_err load_use(idx_encoder *e, const char *dir) {
     free(vp);
     if (rc) return rc;
     if ((rc = enc_use_load(dir, &e->use))) return rc;
+    if (enc_spm_vocab_size(e->spm) > enc_use_vocab_rows(e->use))
+        return idx_fail(IDX_ERR_CORRUPT, "%s/vocab.json: %zu pieces but the embedding matrix has %zu rows", dir,
+                        enc_spm_vocab_size(e->spm), enc_use_vocab_rows(e->use));
     e->dim = 512;
-    e->max_len = 1024; /* a length limit of our own; the graph itself has none for short texts */
+    e->max_len = 128; /* the graph clips every input to its first 128 tokens */
     snprintf(e->name, sizeof e->name, "use-lite-en:512");
     return IDX_OK;
 }
@@ -254,7 +257,7 @@ idx_err idx_encoder_tokenize(const idx_encoder *e, const char *a, size_t alen, c
     if (!rc) {
         *n_out = tb.n;
         if (tb.n > cap) rc = idx_fail(IDX_ERR_LIMIT, "%zu tokens do not fit in %zu", tb.n, cap);
-        else memcpy(out_ids, tb.ids, tb.n * sizeof(int32_t));
+        else if (tb.n) memcpy(out_ids, tb.ids, tb.n * sizeof(int32_t));
     }
     tokbuf_free(&tb);
     return rc;

@@ -18,6 +18,8 @@ layout). The tokenizer is a line-by-line port of transformers'
 BasicTokenizer + WordpieceTokenizer (tokenization_bert.py).
 
 Run: /usr/bin/python3 scripts/make_tiny_bert.py [OUT]
+     /usr/bin/python3 scripts/make_tiny_bert.py --shape H,LAYERS,HEADS,INTER DIR
+        (a random model of that shape, no expected outputs: for bench/)
 """
 import json
 import math
@@ -316,7 +318,25 @@ PAIRS = [
 ]
 
 
+def bench_model(shape, d):
+    """A random BERT of the given shape with the test vocabulary (for throughput only)."""
+    H, nl, nh, inter = (int(x) for x in shape.split(","))
+    os.makedirs(d, exist_ok=True)
+    rng = np.random.default_rng(7)
+    vocab_list = build_vocab()
+    cfg = config(len(vocab_list), hidden_size=H, num_hidden_layers=nl, num_attention_heads=nh,
+                 intermediate_size=inter, max_position_embeddings=512)
+    write_safetensors(os.path.join(d, "model.safetensors"), random_weights(rng, cfg, len(vocab_list)))
+    json.dump(cfg, open(os.path.join(d, "config.json"), "w"), indent=1)
+    with open(os.path.join(d, "vocab.txt"), "w", encoding="utf-8") as f:
+        f.write("\n".join(vocab_list) + "\n")
+    st_files(d, "mean", True)
+    print("wrote", d)
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--shape":
+        return bench_model(sys.argv[2], sys.argv[3])
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "tests", "encoder",
                                                                 "data")
     os.makedirs(out, exist_ok=True)

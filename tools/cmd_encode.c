@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "idx_cli.h"
@@ -61,6 +62,14 @@ static void unescape(char *s, size_t *len) {
     }
     *len = o;
     s[o] = 0;
+}
+
+/* CPU seconds (user + system, all threads) used by this process so far. */
+static double cpu_seconds(void) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec / 1e6;
 }
 
 static int read_lines(FILE *f, lines *L, int unesc) {
@@ -202,9 +211,9 @@ static int cmd_encode(int argc, char **argv) {
         if (idx_mul_overflow(L.n, dim * sizeof(float), &bytes) || idx_xmalloc(bytes, &out)) {
             ret = idx_cli_fail("encode", IDX_ERR_NOMEM);
         } else {
-            double t0 = idx_now();
+            double t0 = idx_now(), c0 = cpu_seconds();
             rc = idx_encoder_embed(e, (const char *const *)L.v, L.len, L.n, flags[0], out);
-            double dt = idx_now() - t0;
+            double dt = idx_now() - t0, dc = cpu_seconds() - c0;
             if (rc) ret = idx_cli_fail("encode", rc);
             else {
                 for (size_t i = 0; i < L.n; i++) {
@@ -213,8 +222,10 @@ static int cmd_encode(int argc, char **argv) {
                     fputs("]\n", stdout);
                 }
                 if (flags[3])
-                    fprintf(stderr, "idx encode: %zu texts in %.3f s: %.1f texts/s (%d threads, %s)\n", L.n, dt,
-                            dt > 0 ? (double)L.n / dt : 0.0, o.threads, idx_encoder_name(e));
+                    fprintf(stderr, "idx encode: %zu texts in %.3f s: %.1f texts/s, %.3f cpu-s: %.1f texts/cpu-s "
+                                    "(%d threads, %s)\n",
+                            L.n, dt, dt > 0 ? (double)L.n / dt : 0.0, dc, dc > 0 ? (double)L.n / dc : 0.0, o.threads,
+                            idx_encoder_name(e));
             }
         }
         free(out);

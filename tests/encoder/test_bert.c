@@ -8,6 +8,7 @@
 #include "../idx_test.h"
 
 #include <math.h>
+#include <pthread.h>
 
 #include "idx_encoder.h"
 
@@ -182,6 +183,13 @@ static void test_long_and_empty(void **s) {
     double norm = 0;
     for (size_t k = 0; k < 32; k++) norm += out[64 + k] * out[64 + k];
     assert_true(fabs(norm - 1.0) < 1e-4);
+    /* invalid UTF-8 bytes are dropped like U+FFFD (never a crash) */
+    int32_t a[16], b[16];
+    size_t na, nb;
+    assert_int_equal(idx_encoder_tokenize(e, "\xff\xfehello \xc3(world\xe2\x82", 17, NULL, 0, a, 16, &na), IDX_OK);
+    assert_int_equal(idx_encoder_tokenize(e, "hello (world", 12, NULL, 0, b, 16, &nb), IDX_OK);
+    assert_int_equal(na, nb);
+    assert_memory_equal(a, b, na * sizeof(int32_t));
     free(longtext);
     idx_encoder_free(e);
 }
@@ -328,6 +336,44 @@ static void test_bad_models(void **s) {
     idx_rmtree(d); free(d);
 }
 
+/* Concurrent calls on one handle give the same results as a lone call. */
+typedef struct {
+    idx_encoder *e;
+    const char **t;
+    size_t n;
+    float *out;
+    idx_err rc;
+} conc_arg;
+static void *conc_run(void *p) {
+    conc_arg *a = p;
+    for (int r = 0; r < 20 && !a->rc; r++) a->rc = idx_encoder_embed(a->e, a->t, NULL, a->n, 0, a->out);
+    return NULL;
+}
+static void test_concurrent_calls(void **s) {
+    (void)s;
+    idx_encoder_opts o;
+    idx_encoder_opts_init(&o);
+    o.threads = 2;
+    o.batch_size = 2;
+    idx_encoder *e = load(DATA "/tiny-st", &o);
+    const char *t[5] = {"hello world", "the quick brown fox", "", "unaffable", "dense retrieval index"};
+    float ref[5 * 32];
+    assert_int_equal(idx_encoder_embed(e, t, NULL, 5, 0, ref), IDX_OK);
+    pthread_t th[3];
+    conc_arg a[3];
+    float out[3][5 * 32];
+    for (int i = 0; i < 3; i++) {
+        a[i] = (conc_arg){e, t, 5, out[i], IDX_OK};
+        assert_int_equal(pthread_create(&th[i], NULL, conc_run, &a[i]), 0);
+    }
+    for (int i = 0; i < 3; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(a[i].rc, IDX_OK);
+        assert_memory_equal(out[i], ref, sizeof ref);
+    }
+    idx_encoder_free(e);
+}
+
 /* End to end: idx encode / score-pairs print what the library computes. */
 static void test_cli(void **s) {
     (void)s;
@@ -384,6 +430,7 @@ int main(void) {
         cmocka_unit_test(test_embed_st),           cmocka_unit_test(test_embed_cls_f16),
         cmocka_unit_test(test_cross_encoder),      cmocka_unit_test(test_long_and_empty),
         cmocka_unit_test(test_bad_models),         cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_concurrent_calls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -82,6 +82,7 @@ typedef struct {
     size_t k;                 /* hits wanted; default 10 */
     int exhaustive;           /* score every posting (no skipping); for checking */
     size_t max_query_terms;   /* distinct analysed terms; 0 = IDX_SPARSE_MAX_QUERY_TERMS */
+    int lucene_norms;         /* quantise lengths as Lucene's 1-byte norms (to measure the effect) */
 } idx_sparse_params;
 void idx_sparse_params_default(idx_sparse_params *p);
 

@@ -536,6 +536,7 @@ void idx_sparse_params_default(idx_sparse_params *p) {
     p->k = 10;
     p->exhaustive = 0;
     p->max_query_terms = 0;
+    p->lucene_norms = 0;
 }
 
 idx_err idx_sparse_searcher_new(const idx_sparse *s, idx_sparse_searcher **out) {
@@ -591,6 +592,27 @@ static inline double bm25(double w, uint32_t tf, uint32_t dl, double kb0, double
     return w * (t / (t + (kb0 + kb1 * (double)dl)));
 }
 #define UB_SLACK (1.0 + 1e-9)
+
+/* Lucene's lossy one-byte length norm (SmallFloat.intToByte4 then
+ * byte4ToInt), for measuring what exact lengths buy. Monotone, so block
+ * bounds stay valid. */
+static uint32_t lucene_len(uint32_t len) {
+    const uint32_t free_values = 24; /* 255 - longToInt4(INT_MAX) */
+    if (len < free_values) return len;
+    uint64_t i = len - free_values;
+    unsigned bits = 64 - (unsigned)__builtin_clzll(i);
+    uint32_t enc;
+    if (bits < 4) enc = (uint32_t)i;
+    else {
+        unsigned shift = bits - 4;
+        enc = (uint32_t)((i >> shift) & 7) | ((shift + 1) << 3);
+    }
+    uint64_t bitsv = enc & 7;
+    int sh = (int)(enc >> 3) - 1;
+    uint64_t dec = sh < 0 ? bitsv : (bitsv | 8) << sh;
+    return (uint32_t)(free_values + dec);
+}
+#define DL(x) (lucene ? lucene_len(x) : (x))
 
 /* heap: min-heap by (score, then later doc is smaller) */
 static int h_less(const hentry *a, const hentry *b) {
@@ -682,6 +704,7 @@ static idx_err search_segment_exhaustive(idx_sparse_searcher *q, uint32_t si, co
     }
     memset(q->acc, 0, nd * sizeof *q->acc);
     uint32_t docs[IDX_SPARSE_BLOCK], tfs[IDX_SPARSE_BLOCK];
+    int lucene = p->lucene_norms;
     for (size_t i = 0; i < q->nq; i++) {
         uint64_t t;
         sparse_find_term(seg, q->q[i].term, q->q[i].len, &t);
@@ -693,7 +716,7 @@ static idx_err search_segment_exhaustive(idx_sparse_searcher *q, uint32_t si, co
             if (e) return e;
             q->st.blocks_decoded++;
             for (unsigned j = 0; j < b->count; j++)
-                q->acc[docs[j]] += bm25(q->q[i].w, tfs[j], seg->doclen[docs[j]], kb0, kb1);
+                q->acc[docs[j]] += bm25(q->q[i].w, tfs[j], DL(seg->doclen[docs[j]]), kb0, kb1);
             q->st.postings_scored += b->count;
         }
     }
@@ -712,6 +735,7 @@ static idx_err search_segment(idx_sparse_searcher *q, uint32_t si, const idx_spa
     const idx_sparse_segment *seg = r->seg;
     size_t n = 0;
     idx_sparse_stats *st = &q->st;
+    int lucene = p->lucene_norms;
     for (size_t i = 0; i < q->nq; i++) {
         uint64_t t;
         sparse_find_term(seg, q->q[i].term, q->q[i].len, &t);
@@ -729,7 +753,7 @@ static idx_err search_segment(idx_sparse_searcher *q, uint32_t si, const idx_spa
         c->w = q->q[i].w;
         double ub = 0;
         for (uint32_t b = 0; b < c->nblk; b++) {
-            double v = bm25(c->w, c->blk[b].max_tf, c->blk[b].min_len, kb0, kb1);
+            double v = bm25(c->w, c->blk[b].max_tf, DL(c->blk[b].min_len), kb0, kb1);
             if (v > ub) ub = v;
         }
         c->ub = ub * UB_SLACK;
@@ -759,7 +783,7 @@ static idx_err search_segment(idx_sparse_searcher *q, uint32_t si, const idx_spa
             cursor *c = q->ord[i];
             if (c->doc != d) continue;
             if (!deleted) {
-                double v = bm25(c->w, c->tfs[c->pos], seg->doclen[d], kb0, kb1);
+                double v = bm25(c->w, c->tfs[c->pos], DL(seg->doclen[d]), kb0, kb1);
                 contrib[c->qi] = v;
                 partial += v;
                 st->postings_scored++;
@@ -776,13 +800,13 @@ static idx_err search_segment(idx_sparse_searcher *q, uint32_t si, const idx_spa
             while (c->bi < c->nblk && c->blk[c->bi].last_doc < d) c->bi++;
             if (c->bi == c->nblk) { c->doc = UINT32_MAX; continue; }
             const sparse_block *b = &c->blk[c->bi];
-            double bm = bm25(c->w, b->max_tf, b->min_len, kb0, kb1) * UB_SLACK;
+            double bm = bm25(c->w, b->max_tf, DL(b->min_len), kb0, kb1) * UB_SLACK;
             double rest = j ? q->prefix[j - 1] : 0;
             if (partial + bm + rest <= theta) { pruned = 1; break; }
             idx_err e = cur_seek(c, d, st);
             if (e) return e;
             if (c->doc == d) {
-                double v = bm25(c->w, c->tfs[c->pos], seg->doclen[d], kb0, kb1);
+                double v = bm25(c->w, c->tfs[c->pos], DL(seg->doclen[d]), kb0, kb1);
                 contrib[c->qi] = v;
                 partial += v;
                 st->postings_scored++;

@@ -45,7 +45,7 @@ static int cmd_eval(int argc, char **argv) {
         {"qrels", required_argument, 0, O_QRELS}, {"metrics", required_argument, 0, O_METRICS},
         {"per-query", no_argument, 0, O_PERQ}, {"json", no_argument, 0, O_JSON},
         {"index", required_argument, 0, O_INDEX}, {"queries", required_argument, 0, O_QUERIES},
-        {"k1", required_argument, 0, O_K1}, {"b", required_argument, 0, O_B},
+        {"k1", required_argument, 0, O_K1}, {"lucene-norms", no_argument, 0, 2000}, {"b", required_argument, 0, O_B},
         {"run-out", required_argument, 0, O_RUNOUT}, {"exhaustive", no_argument, 0, O_EXH}, {0, 0, 0, 0}};
     const char *qrels = NULL, *metrics = "ndcg@10,recall@100,mrr@10,map", *index = NULL, *queries = NULL,
                *runout = NULL;
@@ -72,6 +72,7 @@ static int cmd_eval(int argc, char **argv) {
             p.k = (size_t)k;
             break;
         }
+        case 2000: p.lucene_norms = 1; break;
         case O_K1: p.k1 = strtod(optarg, &end); if (*end || !(p.k1 >= 0) || p.k1 > 1000) return idx_cli_usage(argv[0], "--k1 must be a number >= 0"); break;
         case O_B: p.b = strtod(optarg, &end); if (*end || !(p.b >= 0 && p.b <= 1)) return idx_cli_usage(argv[0], "--b must be in [0, 1]"); break;
         default: return idx_cli_usage(argv[0], "unknown option '%s'", argv[optind - 1]);
@@ -97,7 +98,7 @@ static int cmd_eval(int argc, char **argv) {
     if (!index) {
         if ((e = idx_eval_run_load(argv[optind], &run))) goto fail;
     } else {
-        if ((e = idx_sparse_open(index, 0, &s)) || (e = idx_sparse_searcher_new(s, &sq)) ||
+        if ((e = idx_sparse_open(index, IDX_FILE_VERIFY, &s)) || (e = idx_sparse_searcher_new(s, &sq)) ||
             (e = idx_xmalloc(p.k * sizeof *hits, &hits)) || (e = idx_eval_queries_load(queries, &qs)) ||
             (e = idx_eval_run_new(&run)))
             goto fail;

@@ -103,7 +103,7 @@ static void print_json_str(FILE *f, const char *s, size_t n) {
 
 static int cmd_retrieve(int argc, char **argv) {
     static const struct option opts[] = {
-        {"k1", required_argument, 0, O_K1}, {"b", required_argument, 0, O_B}, {"json", no_argument, 0, O_JSON},
+        {"k1", required_argument, 0, O_K1}, {"lucene-norms", no_argument, 0, 2000}, {"b", required_argument, 0, O_B}, {"json", no_argument, 0, O_JSON},
         {"exhaustive", no_argument, 0, O_EXH}, {"queries", required_argument, 0, O_QUERIES},
         {"output", required_argument, 0, 'o'}, {"tag", required_argument, 0, O_TAG},
         {"snippet", required_argument, 0, O_SNIP}, {"max-query-terms", required_argument, 0, O_MAXQ},
@@ -125,6 +125,7 @@ static int cmd_retrieve(int argc, char **argv) {
             ksetd = 1;
             break;
         }
+        case 2000: p.lucene_norms = 1; break;
         case O_K1: p.k1 = strtod(optarg, &end); if (*end || !(p.k1 >= 0) || p.k1 > 1000) return idx_cli_usage(argv[0], "--k1 must be a number >= 0"); break;
         case O_B: p.b = strtod(optarg, &end); if (*end || !(p.b >= 0 && p.b <= 1)) return idx_cli_usage(argv[0], "--b must be in [0, 1]"); break;
         case O_JSON: json = 1; break;
@@ -149,7 +150,7 @@ static int cmd_retrieve(int argc, char **argv) {
     FILE *out = NULL;
     double *lat = NULL;
     int rc = 0;
-    idx_err e = idx_sparse_open(index, 0, &s);
+    idx_err e = idx_sparse_open(index, IDX_FILE_VERIFY, &s);
     if (!e) e = idx_sparse_searcher_new(s, &q);
     if (!e) e = idx_xmalloc(p.k * sizeof *hits, &hits);
     if (e) { rc = idx_cli_fail(argv[0], e); goto done; }

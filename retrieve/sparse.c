@@ -435,15 +435,16 @@ idx_err sparse_decode_block(const idx_sparse_segment *s, const sparse_block *b, 
     unpack_bits(p, b->count, b->doc_bits, docs);
     unpack_bits(p + ((size_t)b->count * b->doc_bits + 7) / 8, b->count, b->tf_bits, tfs);
     uint64_t d = first ? 0 : (uint64_t)prev_last + 1;
-    for (unsigned i = 0; i < b->count; i++) {
+    unsigned i = 0;
+    for (; i < b->count; i++) {
         d += docs[i];
         if (d > b->last_doc) break;
         docs[i] = (uint32_t)d;
         d++;
         tfs[i] += 1;
-        if (tfs[i] == 0 || tfs[i] > b->max_tf) { d = UINT64_MAX; break; }
+        if (tfs[i] == 0 || tfs[i] > b->max_tf) break;
     }
-    if (d != (uint64_t)b->last_doc + 1)
+    if (i != b->count || d != (uint64_t)b->last_doc + 1)
         return idx_fail(IDX_ERR_CORRUPT, "%s: section postings: block at offset %llu does not match its header",
                         idx_file_path(s->f), (unsigned long long)b->off);
     return IDX_OK;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "idx_cli.h"
 #include "idx_eval.h"
@@ -215,6 +216,8 @@ static int cmd_retrieve(int argc, char **argv) {
     if (!out) { fprintf(stderr, "idx retrieve: cannot write %s\n", outp); rc = 1; goto done; }
     if (!(lat = malloc(qs->n * sizeof *lat))) { rc = idx_cli_fail(argv[0], idx_fail(IDX_ERR_NOMEM, "out of memory")); goto done; }
     double t0 = idx_now();
+    struct timespec c0, c1;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
     size_t empty = 0, failed = 0;
     for (size_t i = 0; i < qs->n; i++) {
         size_t n = 0;
@@ -237,10 +240,13 @@ static int cmd_retrieve(int argc, char **argv) {
         if (e) { rc = idx_cli_fail(argv[0], e); goto done; }
     }
     double total = idx_now() - t0;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+    double cpu = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) * 1e-9;
     qsort(lat, qs->n, sizeof *lat, cmp_double);
-    fprintf(stderr, "%zu queries in %.3f s: %.1f queries/s, latency p50 %.3f ms p99 %.3f ms; %zu without hits, %zu failed\n",
+    fprintf(stderr, "%zu queries in %.3f s: %.1f queries/s, latency p50 %.3f ms p99 %.3f ms, cpu %.3f s (%.1f queries/cpu-s); "
+                    "%zu without hits, %zu failed\n",
             qs->n, total, (double)qs->n / total, lat[qs->n / 2] * 1000, lat[(size_t)((double)qs->n * 0.99)] * 1000,
-            empty, failed);
+            cpu, cpu > 0 ? (double)qs->n / cpu : 0.0, empty, failed);
     if (failed) rc = 1;
 done:
     if (out && out != stdout && fclose(out) != 0) { fprintf(stderr, "idx retrieve: cannot write %s\n", outp); rc = 1; }

@@ -445,11 +445,15 @@ void idx_sparse_segment_close(idx_sparse_segment *s) {
 uint64_t idx_sparse_segment_docs(const idx_sparse_segment *s) { return s->meta.ndocs; }
 uint64_t idx_sparse_segment_terms(const idx_sparse_segment *s) { return s->meta.nterms; }
 
-idx_err sparse_decode_block(const idx_sparse_segment *s, const sparse_block *b, uint32_t prev_last,
-                            int first, uint32_t *docs, uint32_t *tfs) {
-    const uint8_t *p = s->postings + b->off;
-    unpack_bits(p, b->count, b->doc_bits, docs);
-    unpack_bits(p + ((size_t)b->count * b->doc_bits + 7) / 8, b->count, b->tf_bits, tfs);
+static idx_err bad_block(const idx_sparse_segment *s, const sparse_block *b) {
+    return idx_fail(IDX_ERR_CORRUPT, "%s: section postings: block at offset %llu does not match its header",
+                    idx_file_path(s->f), (unsigned long long)b->off);
+}
+
+/* Decodes a block's document ids only (the search reads tfs one at a time). */
+static idx_err decode_docs(const idx_sparse_segment *s, const sparse_block *b, uint32_t prev_last, int first,
+                           uint32_t *docs) {
+    unpack_bits(s->postings + b->off, b->count, b->doc_bits, docs);
     uint64_t d = first ? 0 : (uint64_t)prev_last + 1;
     unsigned i = 0;
     for (; i < b->count; i++) {
@@ -457,12 +461,33 @@ idx_err sparse_decode_block(const idx_sparse_segment *s, const sparse_block *b, 
         if (d > b->last_doc) break;
         docs[i] = (uint32_t)d;
         d++;
-        tfs[i] += 1;
-        if (tfs[i] == 0 || tfs[i] > b->max_tf) break;
     }
-    if (i != b->count || d != (uint64_t)b->last_doc + 1)
-        return idx_fail(IDX_ERR_CORRUPT, "%s: section postings: block at offset %llu does not match its header",
-                        idx_file_path(s->f), (unsigned long long)b->off);
+    if (i != b->count || d != (uint64_t)b->last_doc + 1) return bad_block(s, b);
+    return IDX_OK;
+}
+
+/* The tf of posting i of a block, clamped to the block's max_tf (a damaged
+ * file then gives wrong scores, never an unbounded one). */
+static inline uint32_t block_tf(const idx_sparse_segment *s, const sparse_block *b, unsigned i) {
+    if (!b->tf_bits) return 1;
+    const uint8_t *p = s->postings + b->off + ((size_t)b->count * b->doc_bits + 7) / 8;
+    size_t bitpos = (size_t)i * b->tf_bits;
+    uint64_t w;
+    memcpy(&w, p + (bitpos >> 3), 8);
+    uint64_t mask = b->tf_bits == 32 ? 0xffffffffull : ((1ull << b->tf_bits) - 1);
+    uint64_t tf = ((w >> (bitpos & 7)) & mask) + 1;
+    return tf > b->max_tf ? b->max_tf : (uint32_t)tf;
+}
+
+idx_err sparse_decode_block(const idx_sparse_segment *s, const sparse_block *b, uint32_t prev_last,
+                            int first, uint32_t *docs, uint32_t *tfs) {
+    idx_err e = decode_docs(s, b, prev_last, first, docs);
+    if (e) return e;
+    unpack_bits(s->postings + b->off + ((size_t)b->count * b->doc_bits + 7) / 8, b->count, b->tf_bits, tfs);
+    for (unsigned i = 0; i < b->count; i++) {
+        tfs[i] += 1;
+        if (tfs[i] == 0 || tfs[i] > b->max_tf) return bad_block(s, b);
+    }
     return IDX_OK;
 }
 
@@ -523,7 +548,7 @@ typedef struct {
     uint32_t bmi;
     double kb0, kb1;
     int lucene;
-    uint32_t docs[IDX_SPARSE_BLOCK], tfs[IDX_SPARSE_BLOCK];
+    uint32_t docs[IDX_SPARSE_BLOCK];
 } cursor;
 
 typedef struct {
@@ -681,7 +706,7 @@ static inline double h_theta(const idx_sparse_searcher *q, size_t k) {
 
 static idx_err cur_decode(cursor *c) {
     const sparse_block *b = &c->blk[c->bi];
-    idx_err e = sparse_decode_block(c->seg, b, c->bi ? b[-1].last_doc : 0, c->bi == 0, c->docs, c->tfs);
+    idx_err e = decode_docs(c->seg, b, c->bi ? b[-1].last_doc : 0, c->bi == 0, c->docs);
     c->dec = c->bi;
     if (c->bmi != c->bi) {
         c->bm = block_bound(c->w, b, c->kb0, c->kb1, c->lucene);
@@ -828,15 +853,37 @@ static idx_err search_segment(idx_sparse_searcher *q, uint32_t si, const idx_spa
         /* in [d, bound] every essential list stays in its current block, and
          * one whose next document is past bound contributes nothing there */
         double sumbm = ess ? q->prefix[ess - 1] : 0;
-        for (size_t i = ess; i < n; i++)
-            if (q->ord[i]->doc <= bound) sumbm += q->ord[i]->bm;
+        for (size_t i = ess; i < n; i++) {
+            cursor *c = q->ord[i];
+            if (c->doc > bound) continue;
+            if (c->bmi != c->bi) {
+                c->bm = block_bound(c->w, &c->blk[c->bi], kb0, kb1, lucene);
+                c->bmi = c->bi;
+            }
+            sumbm += c->bm;
+        }
         if (sumbm <= theta && bound != UINT32_MAX) {
+            /* shallow move: past the blocks ending at or before bound,
+             * without decoding; doc becomes a lower bound (bound + 1) */
             for (size_t i = ess; i < n; i++) {
-                idx_err e = cur_seek(q->ord[i], bound + 1, st);
-                if (e) return e;
+                cursor *c = q->ord[i];
+                if (c->doc > bound) continue;
+                while (c->bi < c->nblk && c->blk[c->bi].last_doc <= bound) c->bi++;
+                c->doc = c->bi == c->nblk ? UINT32_MAX : bound + 1;
             }
             continue;
         }
+        /* a list moved shallowly is decoded before its documents are used */
+        int redo = 0;
+        for (size_t i = ess; i < n; i++) {
+            cursor *c = q->ord[i];
+            if (c->doc == d && c->dec != c->bi) {
+                idx_err e = cur_seek(c, d, st);
+                if (e) return e;
+                redo = 1;
+            }
+        }
+        if (redo) continue;
         st->docs_evaluated++;
         double partial = 0;
         uint64_t touched = 0;
@@ -845,7 +892,7 @@ static idx_err search_segment(idx_sparse_searcher *q, uint32_t si, const idx_spa
             cursor *c = q->ord[i];
             if (c->doc != d) continue;
             if (!deleted) {
-                double v = bm25(c->w, c->tfs[c->pos], DL(seg->doclen[d]), kb0, kb1);
+                double v = bm25(c->w, block_tf(seg, &c->blk[c->bi], c->pos), DL(seg->doclen[d]), kb0, kb1);
                 contrib[c->qi] = v;
                 touched |= 1ull << (c->qi & 63);
                 partial += v;
@@ -872,7 +919,7 @@ static idx_err search_segment(idx_sparse_searcher *q, uint32_t si, const idx_spa
             idx_err e = cur_seek(c, d, st);
             if (e) return e;
             if (c->doc == d) {
-                double v = bm25(c->w, c->tfs[c->pos], DL(seg->doclen[d]), kb0, kb1);
+                double v = bm25(c->w, block_tf(seg, &c->blk[c->bi], c->pos), DL(seg->doclen[d]), kb0, kb1);
                 contrib[c->qi] = v;
                 touched |= 1ull << (c->qi & 63);
                 partial += v;

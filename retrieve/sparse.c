@@ -837,6 +837,9 @@ static idx_err search_segment(idx_sparse_searcher *q, uint32_t si, const idx_spa
     double theta = h_theta(q, p->k);
     while (ess < n && q->prefix[ess] <= theta) ess++;
     double *contrib = q->contrib;
+    uint32_t chk_bound = UINT32_MAX;
+    double chk_theta = -1.0;
+    int shallow = 0;
     for (;;) {
         if (ess >= n) break;
         /* block-max skip: while the current blocks of the essential lists plus
@@ -852,17 +855,25 @@ static idx_err search_segment(idx_sparse_searcher *q, uint32_t si, const idx_spa
         if (d == UINT32_MAX) break;
         /* in [d, bound] every essential list stays in its current block, and
          * one whose next document is past bound contributes nothing there */
-        double sumbm = ess ? q->prefix[ess - 1] : 0;
-        for (size_t i = ess; i < n; i++) {
-            cursor *c = q->ord[i];
-            if (c->doc > bound) continue;
-            if (c->bmi != c->bi) {
-                c->bm = block_bound(c->w, &c->blk[c->bi], kb0, kb1, lucene);
-                c->bmi = c->bi;
+        /* (re)checked when the block range or the threshold changes: in
+         * between, cursors only move forward, which can only lower the sum */
+        int skip = 0;
+        if (bound != chk_bound || theta != chk_theta) {
+            chk_bound = bound;
+            chk_theta = theta;
+            double sumbm = ess ? q->prefix[ess - 1] : 0;
+            for (size_t i = ess; i < n; i++) {
+                cursor *c = q->ord[i];
+                if (c->doc > bound) continue;
+                if (c->bmi != c->bi) {
+                    c->bm = block_bound(c->w, &c->blk[c->bi], kb0, kb1, lucene);
+                    c->bmi = c->bi;
+                }
+                sumbm += c->bm;
             }
-            sumbm += c->bm;
+            skip = sumbm <= theta && bound != UINT32_MAX;
         }
-        if (sumbm <= theta && bound != UINT32_MAX) {
+        if (skip) {
             /* shallow move: past the blocks ending at or before bound,
              * without decoding; doc becomes a lower bound (bound + 1) */
             for (size_t i = ess; i < n; i++) {
@@ -871,19 +882,26 @@ static idx_err search_segment(idx_sparse_searcher *q, uint32_t si, const idx_spa
                 while (c->bi < c->nblk && c->blk[c->bi].last_doc <= bound) c->bi++;
                 c->doc = c->bi == c->nblk ? UINT32_MAX : bound + 1;
             }
+            shallow = 1;
             continue;
         }
         /* a list moved shallowly is decoded before its documents are used */
-        int redo = 0;
-        for (size_t i = ess; i < n; i++) {
-            cursor *c = q->ord[i];
-            if (c->doc == d && c->dec != c->bi) {
-                idx_err e = cur_seek(c, d, st);
-                if (e) return e;
-                redo = 1;
+        if (shallow) {
+            int redo = 0;
+            shallow = 0;
+            for (size_t i = ess; i < n; i++) {
+                cursor *c = q->ord[i];
+                if (c->doc == UINT32_MAX || c->dec == c->bi) continue;
+                if (c->doc == d) {
+                    idx_err e = cur_seek(c, d, st);
+                    if (e) return e;
+                    redo = 1;
+                } else {
+                    shallow = 1;
+                }
             }
+            if (redo) { shallow = 1; continue; }
         }
-        if (redo) continue;
         st->docs_evaluated++;
         double partial = 0;
         uint64_t touched = 0;

@@ -35,28 +35,98 @@ static int same_model(const json_t *a, const json_t *b) {
     return 1;
 }
 
-/* title + " " + text of one document, cut to max bytes at a UTF-8 boundary. */
-static idx_err doc_text(const idx_docs *d, uint64_t id, size_t max, idx_buf *out) {
-    out->len = 0;
+/* Title and text of one document, the text cut to max bytes at a UTF-8 boundary. */
+static idx_err doc_parts(const idx_docs *d, uint64_t id, size_t max, idx_buf *title, idx_buf *body) {
+    title->len = body->len = 0;
     const char *t;
     size_t tl;
-    uint64_t len;
     idx_err e = idx_docs_title(d, id, &t, &tl);
-    if (!e && tl) {
-        if (tl > max) tl = max;
-        e = idx_buf_append(out, t, tl);
-        if (!e && out->len < max) e = idx_buf_append(out, " ", 1);
-    }
-    if (!e) e = idx_docs_len(d, id, &len);
-    if (!e && out->len < max) e = idx_docs_text(d, id, 0, max - out->len, out);
+    if (!e && tl) e = idx_buf_append(title, t, tl < max ? tl : max);
+    if (!e) e = idx_docs_text(d, id, 0, max, body);
     if (e) return e;
-    if (out->len >= max && out->len > 0) {
-        /* cut: drop a trailing partial UTF-8 character */
-        size_t st = out->len - 1;
-        while (st > 0 && out->len - st < 4 && ((unsigned char)out->data[st] & 0xC0) == 0x80) st--;
-        if (idx_utf8_charlen((const unsigned char *)out->data + st, out->len - st) != out->len - st) out->len = st;
+    if (body->len >= max && body->len > 0) {
+        size_t st = body->len - 1;
+        while (st > 0 && body->len - st < 4 && ((unsigned char)body->data[st] & 0xC0) == 0x80) st--;
+        if (idx_utf8_charlen((const unsigned char *)body->data + st, body->len - st) != body->len - st) body->len = st;
     }
-    return idx_buf_append(out, "", 0);
+    return IDX_OK;
+}
+
+/* The passages of a batch: texts packed in one buffer (offsets until finished). */
+typedef struct {
+    idx_buf text;
+    size_t n, cap;
+    size_t *off, *len;
+    const char **ptr;
+    uint64_t *doc;
+} passages;
+
+static void passages_free(passages *p) {
+    idx_buf_free(&p->text);
+    free(p->off);
+    free(p->len);
+    free(p->ptr);
+    free(p->doc);
+}
+
+static idx_err passage_add(passages *p, uint64_t doc, const idx_buf *title, const char *s, size_t n) {
+    if (p->n == p->cap) {
+        size_t nc = p->cap ? p->cap * 2 : 512;
+        idx_err e;
+        if ((e = idx_xrealloc(&p->off, nc * sizeof *p->off)) || (e = idx_xrealloc(&p->len, nc * sizeof *p->len)) ||
+            (e = idx_xrealloc(&p->ptr, nc * sizeof *p->ptr)) || (e = idx_xrealloc(&p->doc, nc * sizeof *p->doc)))
+            return e;
+        p->cap = nc;
+    }
+    size_t o = p->text.len;
+    idx_err e = IDX_OK;
+    if (title->len) {
+        e = idx_buf_append(&p->text, title->data, title->len);
+        if (!e && n) e = idx_buf_append(&p->text, " ", 1);
+    }
+    if (!e && n) e = idx_buf_append(&p->text, s, n);
+    if (e) return e;
+    p->off[p->n] = o;
+    p->len[p->n] = p->text.len - o;
+    p->doc[p->n++] = doc;
+    return IDX_OK;
+}
+
+static idx_err passages_finish(passages *p) {
+    idx_err e = idx_buf_append(&p->text, "", 1);
+    if (e) return e;
+    for (size_t i = 0; i < p->n; i++) p->ptr[i] = p->text.data + p->off[i];
+    return IDX_OK;
+}
+
+/* One passage per document (chunk 0), or title + runs of whole sentences of
+ * at most `chunk` bytes (a longer sentence is a passage of its own). A
+ * sentence ends after . ! ? followed by white space, or at a newline. */
+static idx_err split_doc(passages *p, uint64_t doc, const idx_buf *title, const idx_buf *body, size_t chunk) {
+    const char *s = body->data ? body->data : "";
+    size_t n = body->len;
+    if (chunk == 0 || n <= chunk) return passage_add(p, doc, title, s, n);
+    size_t cs = 0, i = 0, last_end = 0;
+    while (i < n) {
+        /* find the end of the sentence starting at i */
+        size_t j = i;
+        while (j < n) {
+            char c = s[j++];
+            if (c == '\n') break;
+            if ((c == '.' || c == '!' || c == '?') && (j == n || s[j] == ' ' || s[j] == '\t' || s[j] == '\n')) break;
+        }
+        if (j - cs > chunk && last_end > cs) {
+            idx_err e = passage_add(p, doc, title, s + cs, last_end - cs);
+            if (e) return e;
+            cs = last_end;
+            while (cs < n && (s[cs] == ' ' || s[cs] == '\n' || s[cs] == '\t')) cs++;
+        }
+        last_end = j;
+        i = j;
+    }
+    while (cs < n && (s[cs] == ' ' || s[cs] == '\n' || s[cs] == '\t')) cs++;
+    if (cs < n || p->n == 0 || p->doc[p->n - 1] != doc) return passage_add(p, doc, title, s + cs, n - cs);
+    return IDX_OK;
 }
 
 idx_err idx_dense_index_build(const char *index_dir, idx_embedder *emb, const idx_dense_build_opts *o,
@@ -65,17 +135,14 @@ idx_err idx_dense_index_build(const char *index_dir, idx_embedder *emb, const id
     if (!o) o = &def;
     size_t max_bytes = o->max_doc_bytes ? o->max_doc_bytes : 16384;
     size_t bdocs = o->batch_docs ? o->batch_docs : 256;
+    size_t chunk = o->chunk_bytes;
     json_t *man = NULL, *ident = NULL, *part = NULL;
     idx_docs *docs = NULL;
     idx_dense *old = NULL, *fresh = NULL;
     idx_dense_writer *w = NULL;
     idx_hnsw *h = NULL;
     char *final_dir = idx_path_join(index_dir, "dense"), *tmp = NULL, *vpath = NULL, *hpath = NULL, *opath = NULL;
-    idx_buf *texts = NULL;
-    const char **tp = NULL;
-    size_t *tl = NULL;
     float *vecs = NULL, *one = NULL;
-    uint64_t *ids = NULL;
     uint64_t done = 0;
     idx_err e = IDX_OK;
     if (embedded) *embedded = 0;
@@ -105,24 +172,23 @@ idx_err idx_dense_index_build(const char *index_dir, idx_embedder *emb, const id
         }
         if (!(opath = idx_path_join(final_dir, VEC_FILE))) { e = idx_fail(IDX_ERR_NOMEM, "out of memory"); goto out; }
         if ((e = idx_dense_open(opath, IDX_FILE_VERIFY, &old))) goto out;
-        start = idx_dense_rows(old);
-        if (start > ndocs) {
-            e = idx_fail(IDX_ERR_CORRUPT, "%s: the dense part has %llu rows for %llu documents", opath,
-                         (unsigned long long)start, (unsigned long long)ndocs);
+        if (json_integer_value(json_object_get(oldp, "chunk_bytes")) != (json_int_t)chunk) {
+            e = idx_fail(IDX_ERR_INVALID, "%s: the dense part was built with another --chunk-bytes; rebuild it", index_dir);
             goto out;
         }
-        for (uint64_t r = 0; r < start; r++)
-            if (idx_dense_row_doc(old, r) != r) {
-                e = idx_fail(IDX_ERR_CORRUPT, "%s: row %llu does not map to document %llu", opath,
-                             (unsigned long long)r, (unsigned long long)r);
+        /* rows map to documents in order, several rows per document when chunked */
+        uint64_t prev = 0;
+        for (uint64_t r = 0; r < idx_dense_rows(old); r++) {
+            uint64_t d = idx_dense_row_doc(old, r);
+            if (d >= ndocs || d < prev) {
+                e = idx_fail(IDX_ERR_CORRUPT, "%s: row %llu maps to document %llu (out of order or beyond the %llu documents)",
+                             opath, (unsigned long long)r, (unsigned long long)d, (unsigned long long)ndocs);
                 goto out;
             }
+            prev = d;
+            start = d + 1;
+        }
     }
-    texts = calloc(bdocs, sizeof *texts);
-    tp = calloc(bdocs, sizeof *tp);
-    tl = calloc(bdocs, sizeof *tl);
-    ids = calloc(bdocs, sizeof *ids);
-    if (!texts || !tp || !tl || !ids) { e = idx_fail(IDX_ERR_NOMEM, "out of memory"); goto out; }
     uint32_t dim = idx_embedder_dim(emb);
     if (old) {
         if (dim && dim != idx_dense_dim(old)) {
@@ -132,44 +198,51 @@ idx_err idx_dense_index_build(const char *index_dir, idx_embedder *emb, const id
         dim = idx_dense_dim(old);
         if ((e = idx_dense_writer_new(dim, &w))) goto out;
         if ((e = idx_xmalloc((size_t)dim * sizeof(float), &one))) goto out;
-        for (uint64_t r = 0; r < start; r++) {
-            uint64_t id = r;
+        for (uint64_t r = 0; r < idx_dense_rows(old); r++) {
+            uint64_t id = idx_dense_row_doc(old, r);
             if ((e = idx_dense_get(old, r, one)) || (e = idx_dense_writer_add(w, one, 1, &id))) goto out;
         }
     }
+    passages ps = {0};
+    idx_buf title = {0}, body = {0};
     for (uint64_t i = start; i < ndocs; i += bdocs) {
         size_t m = ndocs - i < bdocs ? (size_t)(ndocs - i) : bdocs;
-        for (size_t j = 0; j < m; j++) {
-            if ((e = doc_text(docs, i + j, max_bytes, &texts[j]))) goto out;
-            tp[j] = texts[j].data ? texts[j].data : "";
-            tl[j] = texts[j].len;
-            ids[j] = i + j;
+        ps.n = 0;
+        ps.text.len = 0;
+        for (size_t j = 0; j < m && !e; j++) {
+            e = doc_parts(docs, i + j, max_bytes, &title, &body);
+            if (!e) e = split_doc(&ps, i + j, &title, &body, chunk);
         }
+        if (e) break;
+        if ((e = passages_finish(&ps))) break;
+        size_t first = 0;
         if (dim == 0) {
-            /* first call learns the dimension */
+            /* the first call learns the dimension */
             float *tmpv = NULL;
-            if ((e = idx_xmalloc(IDX_DENSE_MAX_DIM * sizeof(float), &tmpv))) goto out;
-            e = idx_embedder_embed(emb, IDX_EMBED_DOC, tp, tl, 1, tmpv);
+            if ((e = idx_xmalloc(IDX_DENSE_MAX_DIM * sizeof(float), &tmpv))) break;
+            e = idx_embedder_embed(emb, IDX_EMBED_DOC, ps.ptr, ps.len, 1, tmpv);
             dim = idx_embedder_dim(emb);
-            if (!e && (e = idx_dense_writer_new(dim, &w)) == IDX_OK) e = idx_dense_writer_add(w, tmpv, 1, ids);
+            if (!e) e = idx_dense_writer_new(dim, &w);
+            if (!e) e = idx_dense_writer_add(w, tmpv, 1, ps.doc);
             free(tmpv);
-            if (e) goto out;
-            if (m > 1) {
-                if ((e = idx_xmalloc(bdocs * (size_t)dim * sizeof(float), &vecs))) goto out;
-                if ((e = idx_embedder_embed(emb, IDX_EMBED_DOC, tp + 1, tl + 1, m - 1, vecs)) ||
-                    (e = idx_dense_writer_add(w, vecs, m - 1, ids + 1)))
-                    goto out;
-            }
-        } else {
-            if (!w && (e = idx_dense_writer_new(dim, &w))) goto out;
-            if (!vecs && (e = idx_xmalloc(bdocs * (size_t)dim * sizeof(float), &vecs))) goto out;
-            if ((e = idx_embedder_embed(emb, IDX_EMBED_DOC, tp, tl, m, vecs)) ||
-                (e = idx_dense_writer_add(w, vecs, m, ids)))
-                goto out;
+            if (e) break;
+            first = 1;
+        }
+        size_t np = ps.n - first;
+        if (!w && (e = idx_dense_writer_new(dim, &w))) break;
+        if (np) {
+            if ((e = idx_xrealloc(&vecs, np * (size_t)dim * sizeof(float)))) break;
+            if ((e = idx_embedder_embed(emb, IDX_EMBED_DOC, ps.ptr + first, ps.len + first, np, vecs)) ||
+                (e = idx_dense_writer_add(w, vecs, np, ps.doc + first)))
+                break;
         }
         done += m;
-        if (progress && (e = idx_progress_tick(progress, "embed", done, ndocs - start, "docs", 0))) goto out;
+        if (progress && (e = idx_progress_tick(progress, "embed", done, ndocs - start, "docs", 0))) break;
     }
+    idx_buf_free(&title);
+    idx_buf_free(&body);
+    passages_free(&ps);
+    if (e) goto out;
     if (progress) idx_progress_tick(progress, "embed", done, ndocs - start, "docs", 1);
     if (!w) {
         /* nothing new and no old part (cannot happen: ndocs > 0) */
@@ -188,6 +261,7 @@ idx_err idx_dense_index_build(const char *index_dir, idx_embedder *emb, const id
     part = json_pack("{s:i, s:s, s:s, s:I, s:i, s:s, s:I, s:O}", "version", 1, "file", "dense/" VEC_FILE, "type",
                      type_name(o->type), "rows", (json_int_t)idx_dense_writer_rows(w), "dim", (int)dim, "text",
                      "title+text", "max_doc_bytes", (json_int_t)max_bytes, "model", ident);
+    if (part) json_object_set_new(part, "chunk_bytes", json_integer((json_int_t)chunk));
     if (!ident || !part) { e = idx_fail(IDX_ERR_NOMEM, "out of memory"); goto out; }
     if (o->hnsw) {
         if ((e = idx_dense_open(vpath, 0, &fresh))) goto out;
@@ -215,11 +289,6 @@ out:
         idx_rmtree(tmp);
         free(tmp);
     }
-    for (size_t j = 0; texts && j < bdocs; j++) idx_buf_free(&texts[j]);
-    free(texts);
-    free(tp);
-    free(tl);
-    free(ids);
     free(vecs);
     free(one);
     idx_hnsw_free(h);
@@ -325,13 +394,22 @@ idx_err idx_embedder_opts_from_identity(const json_t *m, idx_embedder_opts *o) {
     return IDX_OK;
 }
 
+size_t idx_dense_index_fetch(const idx_dense_index *x, size_t k) {
+    uint64_t rows = idx_dense_rows(x->store);
+    if (rows == 0) return k;
+    uint64_t docs = idx_dense_row_doc(x->store, rows - 1) + 1;
+    if (docs >= rows) return k; /* one row per document */
+    uint64_t per = (rows + docs - 1) / docs;
+    uint64_t want = (uint64_t)k * (3 * per) + 16;
+    return want < rows ? (size_t)want : (size_t)rows;
+}
+
 idx_err idx_dense_index_search(const idx_dense_index *x, const float *query, size_t k, int use_hnsw, uint32_t ef,
                                idx_fuse_cand *out, size_t *n) {
     *n = 0;
     if (k == 0) return IDX_OK;
     if (use_hnsw && !x->hnsw) return idx_fail(IDX_ERR_NOT_FOUND, "this index has no HNSW graph (build with --hnsw)");
-    /* rows are documents here; ask for a few more in case several rows share a document */
-    size_t kk = k * 2 + 8;
+    size_t kk = idx_dense_index_fetch(x, k);
     idx_dense_hit *hits = malloc(kk * sizeof *hits);
     if (!hits) return idx_fail(IDX_ERR_NOMEM, "out of memory");
     idx_err e = use_hnsw ? idx_hnsw_search(x->hnsw, query, kk, ef, hits)

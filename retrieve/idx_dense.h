@@ -196,7 +196,8 @@ idx_err idx_embedder_parse_response(const char *body, size_t len, size_t n, uint
  *    "rows":N, "dim":D, "text":"title+text", "max_doc_bytes":B,
  *    "model":{identity of idx_embedder_identity},
  *    "hnsw":{"file":"dense/hnsw.hnsw","M":16,"ef_construction":200,"ef_search":64,"seed":42} (optional)}
- * One row per document of INDEX/docs (row r holds document r's vector). */
+ * Rows map to documents in order: one row per document, or several (passages)
+ * with "chunk_bytes" > 0; a document's score is the best of its rows. */
 
 typedef struct {
     idx_dense_type type;      /* storage */
@@ -205,6 +206,8 @@ typedef struct {
     size_t max_doc_bytes;     /* bytes of title + " " + text embedded per document; 0 = 16384 */
     int incremental;          /* keep the vectors of an existing part with the same model, embed only new documents */
     size_t batch_docs;        /* documents per embedder call (progress granularity); 0 = 256 */
+    size_t chunk_bytes;       /* 0 = one row per document; else rows of title + whole sentences of at
+                                 most this many bytes (searches keep each document's best row) */
 } idx_dense_build_opts;
 
 /* Embeds the documents of INDEX/docs with emb and writes INDEX/dense (a new
@@ -225,6 +228,9 @@ const json_t *idx_dense_index_model(const idx_dense_index *x);
  * model); the caller adds the API key. */
 idx_err idx_embedder_opts_from_identity(const json_t *model, idx_embedder_opts *o);
 
+/* How many rows to fetch so that k distinct documents are likely among them
+ * (k when rows are documents; more when documents are chunked). */
+size_t idx_dense_index_fetch(const idx_dense_index *x, size_t k);
 /* Top-k documents for one query vector, as fusion candidates: exact (flat)
  * or through HNSW (use_hnsw, ef 0 = recorded). Rows of the same document
  * count once with their best score. *n receives at most k. */

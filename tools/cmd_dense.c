@@ -14,6 +14,9 @@
 #include <unistd.h>
 
 #include "idx_cli.h"
+#include "idx_cli_dense.h"
+#include "idx_eval.h"
+#include "idx_hybrid.h"
 #include "idx_dense.h"
 #include "idx_index.h"
 
@@ -37,6 +40,8 @@ static const char embed_usage[] =
     "  --type f32|i8-dim|i8-vec  storage (default f32; int8 keeps a scale per dimension or vector)\n"
     "  --hnsw                  also build an HNSW graph (--M 16 --ef-construction 200 --ef-search 64 --seed 42)\n"
     "  --max-doc-bytes N       bytes of each document embedded (default 16384)\n"
+    "  --chunk-bytes N         embed passages (title + whole sentences, at most N bytes each) instead\n"
+    "                          of whole documents; a document scores as its best passage (default 0: off)\n"
     "  --rebuild               re-embed every document\n"
     "  --quiet                 no progress line\n";
 
@@ -52,7 +57,8 @@ static const char search_usage[] =
 
 enum {
     O_PROVIDER = 256, O_MODEL, O_URL, O_KEYENV, O_KEYFILE, O_DIM, O_BATCH, O_THREADS, O_TIMEOUT, O_RETRIES,
-    O_NORM, O_QP, O_DP, O_TYPE, O_HNSW, O_M, O_EFC, O_EFS, O_SEED, O_MAXB, O_REBUILD, O_QUIET, O_EF, O_JSON
+    O_NORM, O_QP, O_DP, O_TYPE, O_HNSW, O_M, O_EFC, O_EFS, O_SEED, O_MAXB, O_REBUILD, O_QUIET, O_EF, O_JSON,
+    O_MODE, O_FUSION, O_RRFK, O_WEIGHT, O_DEPTH, O_K1, O_B, O_QUERIES, O_TAG
 };
 
 static int parse_u64(const char *s, uint64_t max, uint64_t *out) {
@@ -88,7 +94,8 @@ static int cmd_embed(int argc, char **argv) {
         {"hnsw", no_argument, 0, O_HNSW}, {"M", required_argument, 0, O_M},
         {"ef-construction", required_argument, 0, O_EFC}, {"ef-search", required_argument, 0, O_EFS},
         {"seed", required_argument, 0, O_SEED}, {"max-doc-bytes", required_argument, 0, O_MAXB},
-        {"rebuild", no_argument, 0, O_REBUILD}, {"quiet", no_argument, 0, O_QUIET}, {0, 0, 0, 0}};
+        {"rebuild", no_argument, 0, O_REBUILD}, {"quiet", no_argument, 0, O_QUIET},
+        {"chunk-bytes", required_argument, 0, O_DEPTH}, {0, 0, 0, 0}};
     idx_embedder_opts eo = {0};
     eo.provider = "local";
     idx_dense_build_opts bo = {0};
@@ -127,6 +134,7 @@ static int cmd_embed(int argc, char **argv) {
         case O_SEED: if (parse_u64(optarg, UINT64_MAX, &v) || !v) return idx_cli_usage(argv[0], "bad --seed %s", optarg); bo.hnsw_params.seed = v; break;
         case O_MAXB: if (idx_cli_parse_size(optarg, &v) || !v) return idx_cli_usage(argv[0], "bad --max-doc-bytes %s", optarg); bo.max_doc_bytes = v; break;
         case O_REBUILD: bo.incremental = 0; break;
+        case O_DEPTH: if (idx_cli_parse_size(optarg, &v)) return idx_cli_usage(argv[0], "bad --chunk-bytes %s", optarg); bo.chunk_bytes = v; break;
         case O_QUIET: quiet = 1; break;
         default: return idx_cli_usage(argv[0], "unknown option");
         }
@@ -253,3 +261,182 @@ done:
     return rc;
 }
 IDX_CLI_COMMAND(dense-search, cmd_dense_search, "top-k documents by vector similarity (exact or HNSW)", search_usage);
+
+/* ------------------------------------------------------------------------ */
+/* idx retrieve --mode dense|hybrid                                           */
+/* ------------------------------------------------------------------------ */
+
+static int cmp_dbl(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int retrieve_dense(int argc, char **argv) {
+    static const struct option lo[] = {
+        {"mode", required_argument, 0, O_MODE}, {"fusion", required_argument, 0, O_FUSION},
+        {"rrf-k", required_argument, 0, O_RRFK}, {"weight", required_argument, 0, O_WEIGHT},
+        {"depth", required_argument, 0, O_DEPTH}, {"hnsw", no_argument, 0, O_HNSW},
+        {"ef", required_argument, 0, O_EF}, {"k1", required_argument, 0, O_K1}, {"b", required_argument, 0, O_B},
+        {"api-key-env", required_argument, 0, O_KEYENV}, {"api-key-file", required_argument, 0, O_KEYFILE},
+        {"url", required_argument, 0, O_URL}, {"json", no_argument, 0, O_JSON},
+        {"queries", required_argument, 0, O_QUERIES}, {"output", required_argument, 0, 'o'},
+        {"tag", required_argument, 0, O_TAG}, {0, 0, 0, 0}};
+    idx_hybrid_opts ho = {0};
+    uint64_t k = 10, v;
+    int json = 0, ksetd = 0, c;
+    const char *keyenv = NULL, *keyfile = NULL, *url = NULL, *queries = NULL, *outp = NULL, *tag = NULL;
+    char *end;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "k:o:", lo, NULL)) != -1) {
+        switch (c) {
+        case 'k': if (parse_u64(optarg, 1000000, &k) || !k) return idx_cli_usage(argv[0], "-k must be 1..1000000"); ksetd = 1; break;
+        case O_MODE:
+            if (!strcmp(optarg, "dense")) ho.mode = IDX_RETRIEVE_DENSE;
+            else if (!strcmp(optarg, "hybrid")) ho.mode = IDX_RETRIEVE_HYBRID;
+            else return idx_cli_usage(argv[0], "--mode must be sparse, dense or hybrid");
+            break;
+        case O_FUSION:
+            if (!strcmp(optarg, "rrf")) ho.fusion = IDX_FUSION_RRF;
+            else if (!strcmp(optarg, "minmax")) ho.fusion = IDX_FUSION_MINMAX;
+            else if (!strcmp(optarg, "zscore")) ho.fusion = IDX_FUSION_ZSCORE;
+            else return idx_cli_usage(argv[0], "--fusion must be rrf, minmax or zscore");
+            break;
+        case O_RRFK: ho.rrf_k = strtod(optarg, &end); if (*end || !(ho.rrf_k > 0) || ho.rrf_k > 1e9) return idx_cli_usage(argv[0], "--rrf-k must be > 0"); break;
+        case O_WEIGHT: ho.dense_weight = strtod(optarg, &end); if (*end || !(ho.dense_weight > 0 && ho.dense_weight <= 1)) return idx_cli_usage(argv[0], "--weight must be in (0, 1]"); break;
+        case O_DEPTH: if (parse_u64(optarg, 1000000, &v) || !v) return idx_cli_usage(argv[0], "bad --depth"); ho.depth = v; break;
+        case O_HNSW: ho.use_hnsw = 1; break;
+        case O_EF: if (parse_u64(optarg, 1 << 20, &v) || !v) return idx_cli_usage(argv[0], "bad --ef"); ho.ef = (uint32_t)v; break;
+        case O_K1: ho.bm25_k1 = strtod(optarg, &end); if (*end || !(ho.bm25_k1 >= 0) || ho.bm25_k1 > 1000) return idx_cli_usage(argv[0], "bad --k1"); break;
+        case O_B: ho.bm25_b = strtod(optarg, &end); if (*end || !(ho.bm25_b >= 0 && ho.bm25_b <= 1)) return idx_cli_usage(argv[0], "bad --b"); break;
+        case O_KEYENV: keyenv = optarg; break;
+        case O_KEYFILE: keyfile = optarg; break;
+        case O_URL: url = optarg; break;
+        case O_JSON: json = 1; break;
+        case O_QUERIES: queries = optarg; break;
+        case 'o': outp = optarg; break;
+        case O_TAG: tag = optarg; break;
+        default: return idx_cli_usage(argv[0], "unknown option '%s' for --mode dense|hybrid", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc) return idx_cli_usage(argv[0], "no index given");
+    const char *index = argv[optind++];
+    if (!queries && optind >= argc) return idx_cli_usage(argv[0], "no query given (or use --queries FILE)");
+    if (queries && optind < argc) return idx_cli_usage(argv[0], "give either a QUERY or --queries FILE");
+    if (queries && !ksetd) k = 1000;
+    if (!tag) tag = ho.mode == IDX_RETRIEVE_DENSE ? "idx-dense" : "idx-hybrid";
+    const char *key = NULL;
+    if (key_from_env(argv[0], keyenv, &key)) return 2;
+    openblas_set_num_threads(1);
+    idx_hybrid *h = NULL;
+    idx_eval_queries *qs = NULL;
+    idx_fuse_cand *res = NULL;
+    size_t *counts = NULL;
+    FILE *out = NULL;
+    idx_buf qb = {0};
+    int rc = 0;
+    idx_err e = idx_hybrid_open(index, ho.mode, url, key, keyfile, &h);
+    if (e) return idx_cli_fail(argv[0], e);
+    if (!queries) {
+        for (int i = optind; i < argc; i++)
+            if ((i > optind && idx_buf_append(&qb, " ", 1)) || idx_buf_append(&qb, argv[i], strlen(argv[i])) ||
+                idx_buf_append(&qb, "", 0)) {
+                rc = idx_cli_fail(argv[0], IDX_ERR_NOMEM);
+                goto done;
+            }
+        const char *qt = qb.data;
+        size_t n = 0;
+        if (!(res = malloc(k * sizeof *res))) { rc = idx_cli_fail(argv[0], IDX_ERR_NOMEM); goto done; }
+        double t0 = idx_now();
+        if ((e = idx_hybrid_search(h, &qt, 1, k, &ho, res, &n))) { rc = idx_cli_fail(argv[0], e); goto done; }
+        double ms = (idx_now() - t0) * 1000;
+        if (json) printf("{\"query\":"), print_json_str(qb.data, qb.len), printf(",\"mode\":\"%s\",\"took_ms\":%.3f,\"hits\":[", ho.mode == IDX_RETRIEVE_DENSE ? "dense" : "hybrid", ms);
+        for (size_t i = 0; i < n; i++) {
+            const char *id = "", *title = "";
+            size_t il = 0, tl = 0;
+            if ((e = idx_hybrid_doc_id(h, res[i].doc_id, &id, &il))) { rc = idx_cli_fail(argv[0], e); goto done; }
+            if (res[i].doc_id < idx_docs_count(idx_hybrid_docs(h)) &&
+                (e = idx_docs_title(idx_hybrid_docs(h), res[i].doc_id, &title, &tl))) { rc = idx_cli_fail(argv[0], e); goto done; }
+            if (json) {
+                printf("%s{\"rank\":%zu,\"id\":", i ? "," : "", i + 1);
+                print_json_str(id, il);
+                printf(",\"score\":%.6f,\"title\":", res[i].score);
+                print_json_str(title, tl);
+                printf("}");
+            } else
+                printf("%2zu  %-16.*s %8.4f  %.*s\n", i + 1, (int)il, id, res[i].score, (int)tl, title);
+        }
+        if (json) printf("]}\n");
+        goto done;
+    }
+    if ((e = idx_eval_queries_load(queries, &qs))) { rc = idx_cli_fail(argv[0], e); goto done; }
+    out = outp ? fopen(outp, "w") : stdout;
+    if (!out) { fprintf(stderr, "idx retrieve: cannot write %s\n", outp); rc = 1; goto done; }
+    const size_t B = 256;
+    if (!(res = malloc(B * k * sizeof *res)) || !(counts = malloc(B * sizeof *counts))) {
+        rc = idx_cli_fail(argv[0], IDX_ERR_NOMEM);
+        goto done;
+    }
+    double t0 = idx_now();
+    for (size_t i = 0; i < qs->n; i += B) {
+        size_t m = qs->n - i < B ? qs->n - i : B;
+        if ((e = idx_hybrid_search(h, (const char *const *)qs->texts + i, m, k, &ho, res, counts))) {
+            rc = idx_cli_fail(argv[0], e);
+            goto done;
+        }
+        for (size_t q = 0; q < m; q++)
+            for (size_t j = 0; j < counts[q]; j++) {
+                const char *id;
+                size_t il;
+                if ((e = idx_hybrid_doc_id(h, res[q * k + j].doc_id, &id, &il))) { rc = idx_cli_fail(argv[0], e); goto done; }
+                fprintf(out, "%s Q0 %.*s %zu %.6f %s\n", qs->ids[i + q], (int)il, id, j + 1, res[q * k + j].score, tag);
+            }
+    }
+    double total = idx_now() - t0;
+    fprintf(stderr, "%zu queries in %.3f s: %.1f queries/s (%s%s, embedding included)\n", qs->n, total,
+            total > 0 ? (double)qs->n / total : 0.0, ho.mode == IDX_RETRIEVE_DENSE ? "dense" : "hybrid",
+            ho.use_hnsw ? ", HNSW" : "");
+    (void)cmp_dbl;
+done:
+    if (out && out != stdout && fclose(out) != 0) { fprintf(stderr, "idx retrieve: cannot write %s\n", outp); rc = 1; }
+    idx_buf_free(&qb);
+    free(res);
+    free(counts);
+    idx_eval_queries_free(qs);
+    idx_hybrid_close(h);
+    return rc;
+}
+
+int idx_cli_retrieve_mode_hook(int *argc, char **argv, int *rc) {
+    const char *mode = NULL;
+    int at = -1, span = 0;
+    for (int i = 1; i < *argc; i++) {
+        if (!strcmp(argv[i], "--")) break;
+        if (!strcmp(argv[i], "--mode")) {
+            if (i + 1 >= *argc) {
+                *rc = idx_cli_usage(argv[0], "--mode needs a value: sparse, dense or hybrid");
+                return 1;
+            }
+            mode = argv[i + 1];
+            at = i;
+            span = 2;
+        } else if (!strncmp(argv[i], "--mode=", 7)) {
+            mode = argv[i] + 7;
+            at = i;
+            span = 1;
+        }
+    }
+    if (!mode || !strcmp(mode, "sparse")) {
+        if (at >= 0) {
+            memmove(argv + at, argv + at + span, (size_t)(*argc - at - span + 1) * sizeof *argv);
+            *argc -= span;
+        }
+        return 0;
+    }
+    if (strcmp(mode, "dense") && strcmp(mode, "hybrid")) {
+        *rc = idx_cli_usage(argv[0], "--mode must be sparse, dense or hybrid (got '%s')", mode);
+        return 1;
+    }
+    *rc = retrieve_dense(*argc, argv);
+    return 1;
+}

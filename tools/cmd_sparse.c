@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "idx_cli.h"
+#include "idx_cli_dense.h"
 #include "idx_eval.h"
 #include "idx_retrieve.h"
 
@@ -91,7 +92,8 @@ IDX_CLI_COMMAND(index-sparse, cmd_index_sparse, "build a BM25 inverted index (sp
     "       idx retrieve INDEX --queries FILE [-o RUN] [-k N] [--tag TAG] [--k1 X] [--b X] [--exhaustive]\n" \
     "Top-k BM25 (Lucene variant, exact document lengths; defaults k1=0.9 b=0.4, k=10; 1000 in batch).\n" \
     "Batch: FILE is BEIR queries.jsonl or TSV id<TAB>text; writes a TREC run 'qid Q0 docid rank score tag'\n" \
-    "to RUN (default stdout) and throughput and latency figures to stderr.\n"
+    "to RUN (default stdout) and throughput and latency figures to stderr.\n" \
+    IDX_CLI_RETRIEVE_MODE_USAGE
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -108,6 +110,8 @@ static void print_json_str(FILE *f, const char *s, size_t n) {
 }
 
 static int cmd_retrieve(int argc, char **argv) {
+    int mode_rc;
+    if (idx_cli_retrieve_mode_hook(&argc, argv, &mode_rc)) return mode_rc; /* --mode dense|hybrid: tools/cmd_dense.c */
     static const struct option opts[] = {
         {"k1", required_argument, 0, O_K1}, {"lucene-norms", no_argument, 0, 2000}, {"b", required_argument, 0, O_B}, {"json", no_argument, 0, O_JSON},
         {"exhaustive", no_argument, 0, O_EXH}, {"queries", required_argument, 0, O_QUERIES},

@@ -31,9 +31,9 @@ static char index_dir[300];
 
 static const char *titles[] = {"Cats", "", "Rivers", "Bread", "Stars", "Music", "Chess"};
 static const char *bodies[] = {
-    "cats sleep most of the day and hunt at night",
+    "cats sleep most of the day. they hunt at night.",
     "an untitled document about nothing in particular",
-    "rivers carry water from the mountains to the sea",
+    "rivers carry water. they flow from the mountains to the sea.",
     "bread is made from flour water salt and yeast",
     "stars are hot balls of gas far away",
     "music uses rhythm melody and harmony",
@@ -173,6 +173,56 @@ static void test_build_search_incremental(void **st) {
     free(got);
 }
 
+/* Passages: title + whole sentences of at most chunk_bytes; a document scores as its best row. */
+static void test_chunks(void **st) {
+    (void)st;
+    if (!have_model()) skip();
+    make_index(NDOCS);
+    idx_embedder *emb = local_embedder();
+    uint32_t dim = idx_embedder_dim(emb);
+    idx_dense_build_opts bo = {0};
+    bo.chunk_bytes = 25;
+    uint64_t n;
+    assert_int_equal(idx_dense_index_build(index_dir, emb, &bo, NULL, &n), IDX_OK);
+    assert_int_equal(n, NDOCS);
+    idx_dense_index *x;
+    assert_int_equal(idx_dense_index_open(index_dir, IDX_FILE_VERIFY, &x), IDX_OK);
+    const idx_dense *d = idx_dense_index_store(x);
+    assert_int_equal(idx_dense_rows(d), NDOCS + 2); /* docs 0 and 2 have two sentences each */
+    const uint64_t want_docs[] = {0, 0, 1, 2, 2, 3, 4, 5, 6};
+    for (uint64_t r = 0; r < idx_dense_rows(d); r++) assert_int_equal(idx_dense_row_doc(d, r), want_docs[r]);
+    idx_encoder *enc;
+    assert_int_equal(idx_encoder_load(MODEL, NULL, &enc), IDX_OK);
+    float *want = malloc(dim * sizeof(float)), *got = malloc(dim * sizeof(float));
+    const char *texts[] = {"Cats cats sleep most of the day.", "Cats they hunt at night.",
+                           "Rivers they flow from the mountains to the sea."};
+    const uint64_t rows[] = {0, 1, 4};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(idx_encoder_embed(enc, &texts[i], NULL, 1, 0, want), IDX_OK);
+        assert_int_equal(idx_dense_get(d, rows[i], got), IDX_OK);
+        for (uint32_t j = 0; j < dim; j++) assert_true(fabsf(want[j] - got[j]) < 1e-5f);
+        idx_fuse_cand hits[NDOCS];
+        size_t nh;
+        assert_int_equal(idx_dense_index_search(x, want, NDOCS, 0, 0, hits, &nh), IDX_OK);
+        assert_int_equal(nh, NDOCS); /* every document once */
+        assert_int_equal(hits[0].doc_id, want_docs[rows[i]]);
+        for (size_t a = 0; a < nh; a++)
+            for (size_t b = a + 1; b < nh; b++) assert_int_not_equal(hits[a].doc_id, hits[b].doc_id);
+    }
+    idx_dense_index_close(x);
+    /* incremental with another chunk size is refused */
+    bo.incremental = 1;
+    bo.chunk_bytes = 100;
+    assert_int_equal(idx_dense_index_build(index_dir, emb, &bo, NULL, &n), IDX_ERR_INVALID);
+    bo.chunk_bytes = 25;
+    assert_int_equal(idx_dense_index_build(index_dir, emb, &bo, NULL, &n), IDX_OK);
+    assert_int_equal(n, 0);
+    free(want);
+    free(got);
+    idx_encoder_free(enc);
+    idx_embedder_free(emb);
+}
+
 static void test_bad_manifest(void **st) {
     (void)st;
     if (!have_model()) skip();
@@ -243,6 +293,40 @@ static void test_cli(void **st) {
     assert_int_equal(run(cmd, out, sizeof out), 2);
     snprintf(cmd, sizeof cmd, "'%s' dense-search '%s' --type x q 2>&1", bin, index_dir);
     assert_int_equal(run(cmd, out, sizeof out), 2);
+    /* idx retrieve --mode dense|hybrid|sparse over the same index */
+    snprintf(cmd, sizeof cmd, "'%s' index-sparse --into '%s' --force --quiet 2>&1", bin, index_dir);
+    assert_int_equal(run(cmd, out, sizeof out), 0);
+    const char *modes[] = {"dense", "hybrid", "hybrid --fusion minmax --weight 0.3", "hybrid --fusion zscore", "sparse"};
+    for (int m = 0; m < 5; m++) {
+        snprintf(cmd, sizeof cmd, "'%s' retrieve '%s' --mode %s -k 3 --json 'chess board game for two players' 2>&1", bin,
+                 index_dir, modes[m]);
+        assert_int_equal(run(cmd, out, sizeof out), 0);
+        j = json_loads(out, 0, NULL);
+        assert_non_null(j);
+        hits = json_object_get(j, "hits");
+        assert_true(json_array_size(hits) >= 1);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(hits, 0), "id")), "d6");
+        json_decref(j);
+    }
+    snprintf(cmd, sizeof cmd, "'%s' retrieve '%s' --mode bogus q 2>&1", bin, index_dir);
+    assert_int_equal(run(cmd, out, sizeof out), 2);
+    snprintf(cmd, sizeof cmd, "'%s' retrieve '%s' --mode hybrid --weight 2 q 2>&1", bin, index_dir);
+    assert_int_equal(run(cmd, out, sizeof out), 2);
+    snprintf(cmd, sizeof cmd, "'%s' retrieve '%s' --mode 2>&1", bin, index_dir);
+    assert_int_equal(run(cmd, out, sizeof out), 2);
+    /* batch into a TREC run */
+    char qpath[400], rpath[400];
+    snprintf(qpath, sizeof qpath, "%s/q.tsv", dir);
+    snprintf(rpath, sizeof rpath, "%s/h.run", dir);
+    FILE *qf = fopen(qpath, "w");
+    fprintf(qf, "q1\tbread flour\nq2\tstars gas\n");
+    fclose(qf);
+    snprintf(cmd, sizeof cmd, "'%s' retrieve '%s' --mode hybrid --queries '%s' -k 2 -o '%s' 2>&1", bin, index_dir, qpath, rpath);
+    assert_int_equal(run(cmd, out, sizeof out), 0);
+    snprintf(cmd, sizeof cmd, "cat '%s'", rpath);
+    assert_int_equal(run(cmd, out, sizeof out), 0);
+    assert_non_null(strstr(out, "q1 Q0 d3 1 "));
+    assert_non_null(strstr(out, "q2 Q0 d4 1 "));
     /* the old part is still intact after the failed rebuilds */
     snprintf(cmd, sizeof cmd, "'%s' dense-search '%s' -k 1 'stars' 2>&1", bin, index_dir);
     assert_int_equal(run(cmd, out, sizeof out), 0);
@@ -269,6 +353,7 @@ int main(void) {
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_build_search_incremental),
+        cmocka_unit_test(test_chunks),
         cmocka_unit_test(test_bad_manifest),
         cmocka_unit_test(test_cli),
     };

@@ -30,6 +30,13 @@ static float *load(const char *path, size_t dim, size_t *n) {
     return v;
 }
 
+#include <time.h>
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 static int cmpd(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
@@ -80,16 +87,17 @@ int main(int argc, char **argv) {
         int single = argc > 7 ? atoi(argv[7]) : 100;
         for (int t = 1; t <= 2; t++) {
             idx_dense_search_opts o = {t, 0, 0};
-            double times[3];
+            double times[3], cpus[3];
             if ((e = idx_dense_search(d, q, nq, k, &o, hits))) die(e); /* warm-up */
             for (int r = 0; r < 3; r++) {
-                double t0 = idx_now();
+                double t0 = idx_now(), c0 = cpu_now();
                 if ((e = idx_dense_search(d, q, nq, k, &o, hits))) die(e);
                 times[r] = idx_now() - t0;
+                cpus[r] = cpu_now() - c0;
             }
-            double med = median(times, 3);
-            printf("idx flat batch  n=%zu threads=%d: %.1f queries/s (%zu queries, median of 3: %.3f s)\n", n, t,
-                   (double)nq / med, nq, med);
+            double med = median(times, 3), cmed = median(cpus, 3);
+            printf("idx flat batch  n=%zu threads=%d: %.1f queries/s wall, %.1f queries/cpu-s (%zu queries, median of 3: %.3f s wall, %.3f s cpu)\n",
+                   n, t, (double)nq / med, (double)nq / cmed, nq, med, cmed);
             char path[4096];
             snprintf(path, sizeof path, "%s_t%d.i64", argv[6], t);
             FILE *f = fopen(path, "wb");
@@ -101,14 +109,16 @@ int main(int argc, char **argv) {
             /* one query at a time */
             size_t ns = (size_t)single < nq ? (size_t)single : nq;
             for (int r = 0; r < 3; r++) {
-                double t0 = idx_now();
+                double t0 = idx_now(), c0 = cpu_now();
                 for (size_t i = 0; i < ns; i++)
                     if ((e = idx_dense_search(d, q + i * dim, 1, k, &o, hits + i * k))) die(e);
                 times[r] = idx_now() - t0;
+                cpus[r] = cpu_now() - c0;
             }
             med = median(times, 3);
-            printf("idx flat single n=%zu threads=%d: %.1f queries/s (%zu queries one at a time)\n", n, t,
-                   (double)ns / med, ns);
+            cmed = median(cpus, 3);
+            printf("idx flat single n=%zu threads=%d: %.1f queries/s wall, %.1f queries/cpu-s (%zu queries one at a time)\n",
+                   n, t, (double)ns / med, (double)ns / cmed, ns);
             fflush(stdout);
         }
     } else if (!strcmp(argv[1], "hnsw") && argc >= 10) {
@@ -121,20 +131,22 @@ int main(int argc, char **argv) {
         fclose(f);
         if (nq2 != nq) { fprintf(stderr, "exact ids: %zu queries, expected %zu\n", nq2, nq); return 1; }
         idx_hnsw_params p = {(uint32_t)atoi(argv[7]), (uint32_t)atoi(argv[8]), 64, 42};
-        double t0 = idx_now();
+        double t0 = idx_now(), c0 = cpu_now();
         idx_hnsw *h;
         if ((e = idx_hnsw_build(d, &p, NULL, &h))) die(e);
-        printf("idx hnsw build n=%zu M=%u efC=%u: %.1f s (1 thread)\n", n, p.M, p.ef_construction, idx_now() - t0);
+        printf("idx hnsw build n=%zu M=%u efC=%u: %.1f s wall, %.1f s cpu (1 thread)\n", n, p.M, p.ef_construction,
+               idx_now() - t0, cpu_now() - c0);
         fflush(stdout);
         char *list = strdup(argv[9]);
         for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
             uint32_t ef = (uint32_t)atoi(tok);
-            double times[1];
+            double times[1], cpus[1];
             for (int r = 0; r < 1; r++) {
-                double t1 = idx_now();
+                double t1 = idx_now(), c1 = cpu_now();
                 for (size_t i = 0; i < nq; i++)
                     if ((e = idx_hnsw_search(h, q + i * dim, k, ef, hits + i * k))) die(e);
                 times[r] = idx_now() - t1;
+                cpus[r] = cpu_now() - c1;
             }
             size_t good = 0;
             for (size_t i = 0; i < nq; i++)
@@ -142,8 +154,8 @@ int main(int argc, char **argv) {
                     for (size_t b = 0; b < k; b++)
                         if ((int64_t)hits[i * k + a].row == ex[i * k + b]) good++;
             double med = times[0];
-            printf("idx hnsw ef=%u: recall@%zu %.4f, %.1f queries/s (1 thread)\n", ef, k,
-                   (double)good / (double)(nq * k), (double)nq / med);
+            printf("idx hnsw ef=%u: recall@%zu %.4f, %.1f queries/s wall, %.1f queries/cpu-s (1 thread)\n", ef, k,
+                   (double)good / (double)(nq * k), (double)nq / med, (double)nq / cpus[0]);
             fflush(stdout);
         }
         free(list);

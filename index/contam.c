@@ -159,7 +159,8 @@ idx_err idx_contam_score(idx_ngram_cursor *cur, const char *text, size_t len,
     r->cls = r->score >= o.dirty && n ? IDX_CONTAM_DIRTY
            : r->score >= o.suspicious && n ? IDX_CONTAM_SUSPICIOUS
                                             : IDX_CONTAM_CLEAN;
-    if (o.no_span) return IDX_OK;
+    if (o.no_span || (matched == 0 && !o.span_all)) return IDX_OK;
+    r->span_searched = 1;
     size_t best = 0, best_end = 0;
     size_t segs = (seg_end && nseg) ? nseg : 1;
     for (size_t s = 0; s < segs && best < o.max_span; s++) {

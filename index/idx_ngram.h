@@ -206,6 +206,9 @@ typedef struct {
     double suspicious;   /* score >= suspicious: suspicious; < 0 = 0.2 */
     int threads;         /* idx_contam_run: worker threads; 0 = 1 */
     int no_span;         /* skip the longest-matching-span search */
+    int span_all;        /* search the span also in entries where no window
+                            matched (default: only where one did; elsewhere the
+                            longest match is shorter than a window plus a word) */
     size_t max_span;     /* stop the span search at this many bytes; 0 = 500 */
 } idx_contam_opts;
 void idx_contam_opts_default(idx_contam_opts *o);
@@ -220,6 +223,7 @@ typedef struct {
                                     characters) that occurs in the corpus; the
                                     search stops at max_span bytes (span_capped) */
     int span_capped;
+    int span_searched;     /* the span search ran (see span_all) */
     int span_found;        /* span located: */
     uint64_t span_doc, span_doc_off; /* one document holding it, and the offset */
 } idx_contam_result;

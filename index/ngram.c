@@ -145,7 +145,7 @@ idx_err idx_ngram_infgram(const idx_ngram_src *s, const void *text, size_t len,
         } else {
             u->prob = (double)u->backoff_next_count / (double)u->backoff_suffix_count;
         }
-        u->nll = -log(u->prob);
+        u->nll = u->prob >= 1.0 ? 0.0 : -log(u->prob);
         sum += u->nll;
         walk *tmp = prev;
         prev = cur;

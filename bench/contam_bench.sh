@@ -48,21 +48,23 @@ if [ -z "$index" ]; then
 fi
 "$IDX" inspect "$index" | head -2
 
-# runs NAME ARGS...: median wall seconds of RUNS runs, plus entries and windows.
+# runs NAME ARGS...: median of RUNS runs of the check phase (as idx reports it),
+# entries, windows, whole-command wall seconds and CPU seconds (user+sys; on a
+# shared machine CPU time is the steadier figure).
 runs() {
   local name="$1"; shift
-  local times=() out t0 t1
+  local lines=() out tf
+  tf="$(mktemp)"
   for _ in $(seq "$RUNS"); do
-    t0=$(date +%s.%N)
-    out="$("$IDX" contam -q --threads "$THREADS" "$@")"
-    t1=$(date +%s.%N)
-    # check-phase seconds, entries, windows, whole-command wall seconds
-    times+=("$(printf '%s\n' "$out" | awk -v w="$(echo "$t1 - $t0" | bc)" '/ entries, .* windows in /{print $6" "$1" "$3" "w}')")
+    out="$(/usr/bin/time -f "%e %U %S" -o "$tf" "$IDX" contam -q --threads "$THREADS" "$@")"
+    lines+=("$(printf '%s\n' "$out" | awk -v t="$(cat "$tf")" '/ entries, .* windows in /{split(t, a, " "); print $6, $1, $3, a[1], a[2] + a[3]}')")
   done
-  printf '%s\n' "${times[@]}" | sort -n | awk -v n="$RUNS" -v name="$name" '
-    { t[NR]=$1; e=$2; w=$3; wall[NR]=$4 }
-    END { m=t[int((n+1)/2)]; printf "%-36s %6d entries %7d windows  check median %6.2f s (min %.2f, max %.2f), wall %6.2f s  %7.0f entries/s %8.0f windows/s\n",
-          name, e, w, m, t[1], t[n], wall[int((n+1)/2)], e/m, w/m }'
+  rm -f "$tf"
+  printf '%s\n' "${lines[@]}" | sort -n | awk -v n="$RUNS" -v name="$name" '
+    { t[NR]=$1; e=$2; w=$3; wall[NR]=$4; cpu[NR]=$5 }
+    END { k=int((n+1)/2); m=t[k];
+          printf "%-36s %6d entries %7d windows  check %6.2f s (min %.2f, max %.2f)  wall %6.2f s  cpu %6.2f s  %7.0f entries/s %8.0f windows/s\n",
+          name, e, w, m, t[1], t[n], wall[k], cpu[k], e/m, w/m }'
 }
 
 echo "threads $THREADS, $RUNS runs each, index $index"

@@ -53,13 +53,14 @@ fi
 # shared machine CPU time is the steadier figure).
 runs() {
   local name="$1"; shift
-  local lines=() out tf
+  local lines=() tf of TIMEFORMAT='%R %U %S'
   tf="$(mktemp)"
+  of="$(mktemp)"
   for _ in $(seq "$RUNS"); do
-    out="$(/usr/bin/time -f "%e %U %S" -o "$tf" "$IDX" contam -q --threads "$THREADS" "$@")"
-    lines+=("$(printf '%s\n' "$out" | awk -v t="$(cat "$tf")" '/ entries, .* windows in /{split(t, a, " "); print $6, $1, $3, a[1], a[2] + a[3]}')")
+    { time "$IDX" contam -q --threads "$THREADS" "$@" > "$of"; } 2> "$tf"
+    lines+=("$(awk -v t="$(tail -n 1 "$tf")" '/ entries, .* windows in /{split(t, a, " "); print $6, $1, $3, a[1], a[2] + a[3]}' "$of")")
   done
-  rm -f "$tf"
+  rm -f "$tf" "$of"
   printf '%s\n' "${lines[@]}" | sort -n | awk -v n="$RUNS" -v name="$name" '
     { t[NR]=$1; e=$2; w=$3; wall[NR]=$4; cpu[NR]=$5 }
     END { k=int((n+1)/2); m=t[k];

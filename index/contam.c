@@ -293,10 +293,10 @@ idx_err idx_contam_run(const idx_ngram_src *s, const idx_contam_set *set, const 
     idx_progress pr;
     idx_progress_init(&pr, progress, progress_ud);
     int cancelled = 0;
-    while (started > 0 && atomic_load(&x->done) < n && !atomic_load(&x->stop)) {
+    while (progress && started > 0 && atomic_load(&x->done) < n && !atomic_load(&x->stop)) {
         struct timespec ts = {0, 100 * 1000 * 1000};
         nanosleep(&ts, NULL);
-        if (progress && idx_progress_tick(&pr, "contam", atomic_load(&x->done), n, "entries", 0)) {
+        if (idx_progress_tick(&pr, "contam", atomic_load(&x->done), n, "entries", 0)) {
             cancelled = 1;
             atomic_store(&x->stop, 1);
         }

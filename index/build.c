@@ -26,6 +26,7 @@
 
 #define MIN_AUTO_SHARD (UINT64_C(1) << 20)
 #define SPLIT_MIN (UINT64_C(32) << 20)
+#define FAST_MAX_SHARD ((UINT64_C(1) << 32) - (UINT64_C(1) << 20))
 #define SA32_LIMIT ((UINT64_C(1) << 31) - 2)
 
 typedef struct {
@@ -191,9 +192,11 @@ idx_err idx_index_build(const char *out_dir, const char *const *inputs, size_t n
     if (o.sa_sample > IDX_FM_MAX_SAMPLE) return idx_fail(IDX_ERR_INVALID, "--sa-sample must be 1..%u", IDX_FM_MAX_SAMPLE);
     if (o.layout != IDX_FM_LAYOUT_COMPACT && o.layout != IDX_FM_LAYOUT_FAST)
         return idx_fail(IDX_ERR_INVALID, "unknown layout");
-    if (o.layout == IDX_FM_LAYOUT_FAST)
-        return idx_fail(IDX_ERR_UNSUPPORTED, "the fast layout is not implemented in this build");
     uint64_t shard_size = o.shard_size ? o.shard_size : derive_shard_size(o.mem, o.threads);
+    if (o.layout == IDX_FM_LAYOUT_FAST && shard_size > FAST_MAX_SHARD) {
+        if (o.shard_size) return idx_fail(IDX_ERR_INVALID, "the fast layout needs --shard-size below 4G");
+        shard_size = FAST_MAX_SHARD;
+    }
     if (shard_size < 2) return idx_fail(IDX_ERR_INVALID, "--shard-size too small");
     if (ninputs == 0) return idx_fail(IDX_ERR_INVALID, "no input given");
     struct stat stt;

@@ -89,9 +89,12 @@ static inline int cmp_pair(const void *a, const void *b) {
 }
 
 /* Builds INDEX from inputs with the given shard size and sample rate. */
+static idx_fm_layout nc_layout = IDX_FM_LAYOUT_COMPACT; /* layout of the next nc_build */
+
 static inline idx_err nc_build(const char *out, const char *input, uint64_t shard_size, uint32_t sample, int threads) {
     idx_index_build_opts o;
     memset(&o, 0, sizeof o);
+    o.layout = nc_layout;
     o.shard_size = shard_size;
     o.sa_sample = sample;
     o.threads = threads;

@@ -465,6 +465,28 @@ idx_err idx_fm_count(const idx_fm *fm, const void *pat, size_t len, uint64_t *co
     *count = 0;
     if (has_sep(p, len)) return IDX_OK;
     uint64_t t = 0;
+    if (fm->nshards <= 64) {
+        /* All shards step together, byte by byte: their searches are
+         * independent, so the out-of-order core overlaps their cache misses. */
+        uint64_t lo[64], hi[64];
+        for (size_t s = 0; s < fm->nshards; s++) {
+            lo[s] = 0;
+            hi[s] = len > fm->shards[s].text_bytes ? 0 : fm->shards[s].n + 1;
+        }
+        for (size_t k = len; k-- > 0;) {
+            int live = 0;
+            for (size_t s = 0; s < fm->nshards; s++) {
+                if (lo[s] >= hi[s]) continue;
+                shard_step(&fm->shards[s], p[k], &lo[s], &hi[s]);
+                live |= lo[s] < hi[s];
+            }
+            if (!live) break;
+        }
+        for (size_t s = 0; s < fm->nshards; s++)
+            if (lo[s] < hi[s]) t += hi[s] - lo[s];
+        *count = t;
+        return IDX_OK;
+    }
     for (size_t s = 0; s < fm->nshards; s++) {
         const fm_shard *sh = &fm->shards[s];
         if (len > sh->text_bytes) continue;

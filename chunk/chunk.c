@@ -332,23 +332,29 @@ idx_err idx__chunk_recursive(const idx_chunk_opts *o, const char *text, size_t l
 /* Dynamic merging                                                            */
 /* ------------------------------------------------------------------------ */
 
-idx_err idx_chunk_merge(idx_chunk_list *l, uint64_t target) {
+idx_err idx_chunk_merge(const char *text, size_t len, idx_chunk_list *l, uint64_t target) {
     if (target == 0) return idx_fail(IDX_ERR_INVALID, "merge: target length must be > 0 words");
     if (l->n == 0) return IDX_OK;
     for (size_t i = 1; i < l->n; i++)
         if (l->spans[i].start != l->spans[i - 1].end)
             return idx_fail(IDX_ERR_INVALID, "merge: chunks %zu and %zu are not adjacent (overlap?)", i - 1, i);
-    size_t w = 0;
+    if (l->spans[l->n - 1].end > len) return idx_fail(IDX_ERR_INVALID, "merge: chunk beyond the text");
+    size_t w = 0, parts = 1;
     for (size_t i = 1; i < l->n; i++) {
         idx_chunk_span *cur = &l->spans[w];
         const idx_chunk_span *c = &l->spans[i];
         if (cur->words + c->words <= target) {
             cur->end = c->end;
             cur->words += c->words;
+            parts++;
         } else {
+            if (parts > 1) cur->words = idx_chunk_count_words(text + cur->start, (size_t)(cur->end - cur->start));
             l->spans[++w] = *c;
+            parts = 1;
         }
     }
+    if (parts > 1)
+        l->spans[w].words = idx_chunk_count_words(text + l->spans[w].start, (size_t)(l->spans[w].end - l->spans[w].start));
     l->n = w + 1;
     return IDX_OK;
 }
@@ -388,7 +394,7 @@ idx_err idx_chunk_text(const idx_chunk_opts *o, const char *text, size_t len, id
     idx_chunk_list view = *out;
     view.spans = out->spans + first;
     view.n = out->n - first;
-    e = idx_chunk_merge(&view, o->merge);
+    e = idx_chunk_merge(text, len, &view, o->merge);
     out->n = first + view.n;
     return e;
 }

@@ -174,9 +174,12 @@ idx_err idx_chunk_sentences(const idx_chunk_opts *o, const char *text, size_t le
  * chunks are joined while the sum of their word counts stays <= target;
  * a chunk is never split (a chunk above target stays alone) and no empty chunk
  * is emitted. Heading paths: a merged chunk keeps the path of its first part.
+ * The decision sums the parts' word counts (as Meta-Chunking sums lengths);
+ * the merged span's count is then recounted on text[0..len) (a word cut by a
+ * byte chunker would otherwise count twice).
  * Rewrites list in place; spans must be contiguous (no overlap) for the
  * result to cover the document. target 0 is IDX_ERR_INVALID. */
-idx_err idx_chunk_merge(idx_chunk_list *list, uint64_t target_words);
+idx_err idx_chunk_merge(const char *text, size_t len, idx_chunk_list *list, uint64_t target_words);
 
 /* Dynamic threshold state (persists across documents). */
 typedef struct idx_chunk_dyn {

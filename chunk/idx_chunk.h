@@ -95,6 +95,12 @@ idx_err idx_chunk_reflm_build(idx_chunk_reflm *m);
 uint64_t idx_chunk_reflm_bytes(const idx_chunk_reflm *m);
 /* 1 if a reference document identical to text[0..len) was added (XXH3 match). */
 int idx_chunk_reflm_contains(const idx_chunk_reflm *m, const char *text, size_t len);
+/* Optional cache component: P = (1 - lambda) * P_ref + lambda * P_cache, where
+ * P_cache is the same infinity-gram estimate over the document's own bytes in
+ * the window of `window` bytes before the scored range (the text a causal LM
+ * would have in its context; never the scored bytes themselves). This gives
+ * the model the topical memory the plain reference n-gram lacks. 0 = off. */
+idx_err idx_chunk_reflm_set_cache(idx_chunk_reflm *m, size_t window, double lambda);
 /* The callback for idx_chunk_lm (ud = the model). Thread-safe after build. */
 idx_err idx_chunk_reflm_nll(void *ud, const char *doc, size_t doc_len, size_t from, size_t to,
                             float *out);
@@ -217,6 +223,42 @@ idx_err idx_chunk_windowdiff(const unsigned char *ref, const unsigned char *hyp,
  * word count; b is malloc'd. */
 idx_err idx_chunk_boundaries_words(const char *text, size_t len, const uint64_t *cuts,
                                    size_t ncuts, unsigned char **b, size_t *n_words);
+
+/* Boundary-recovery evaluation: texts made of concatenated documents whose
+ * true cuts (byte offsets where a document starts, except the first) are
+ * known. The chunker runs on each text; its chunk ends (except the last) are
+ * the hypothesis. Pk and WindowDiff are computed per text over words with the
+ * default k and averaged. With target_words > 0 the chunker's length knob is
+ * first calibrated by bisection so that the mean chunk length is within 3% of
+ * target_words (fixed: size; recursive, markdown, rst: size; texttiling:
+ * tt_cutoff; sentence and ppl: merge target, with the sentence scores computed
+ * once). mb_per_s is the throughput of the final run (all texts, one thread). */
+typedef struct {
+    const char *text;
+    size_t len;
+    const uint64_t *cuts;
+    size_t ncuts;
+} idx_chunk_eval_text;
+
+typedef struct {
+    double pk, windowdiff;  /* mean over texts */
+    double mean_words;      /* mean chunk length in words */
+    uint64_t chunks;
+    double seconds, mb_per_s;
+    double param;           /* the calibrated knob's value */
+} idx_chunk_eval_result;
+
+typedef enum {
+    IDX_CHUNK_KNOB_AUTO = 0,      /* as listed above */
+    IDX_CHUNK_KNOB_MERGE = 1,     /* the merge target (any chunker) */
+    IDX_CHUNK_KNOB_THRESHOLD = 2  /* ppl: theta, no merging */
+} idx_chunk_knob;
+
+/* With ppl, the model's answers are memoised per text during calibration
+ * (the sentence ranges do not change), and the reported time is the one full
+ * run with the model. */
+idx_err idx_chunk_eval(const idx_chunk_opts *o, const idx_chunk_eval_text *texts, size_t ntexts,
+                       double target_words, idx_chunk_knob knob, idx_chunk_eval_result *r);
 
 /* ------------------------------------------------------------------------ */
 /* Chunk map (INDEX/chunks/chunks.idx; format at the top of chunk/chunkmap.c)  */

@@ -147,6 +147,8 @@ struct idx_chunk_reflm {
     uint64_t *hashes; /* XXH3 of every reference document, sorted after build */
     size_t nh, caph;
     int built;
+    size_t cache_window; /* bytes of the document before a sentence used as a cache model */
+    double cache_lambda; /* its interpolation weight (0 = none) */
 };
 
 idx_err idx_chunk_reflm_new(size_t max_context, idx_chunk_reflm **out) {
@@ -212,16 +214,23 @@ void idx_chunk_reflm_free(idx_chunk_reflm *m) {
     free(m);
 }
 
+/* A reversed text with its suffix array. */
+typedef struct {
+    const unsigned char *t;
+    size_t n;
+    const saidx_t *sa;
+} rsa;
+
 /* Narrows [*lo, *hi) (suffixes sharing their first d bytes) to those whose
  * byte d is c. Returns the new size. */
-static size_t narrow(const idx_chunk_reflm *m, size_t *lo, size_t *hi, size_t d, unsigned char c) {
-    const unsigned char *t = (const unsigned char *)m->text.data;
-    size_t n = m->text.len;
+static size_t narrow(const rsa *r, size_t *lo, size_t *hi, size_t d, unsigned char c) {
+    const unsigned char *t = r->t;
+    size_t n = r->n;
     size_t a = *lo, b = *hi;
     /* first rank with byte d >= c (past the end counts as smaller than any byte) */
     while (a < b) {
         size_t mid = a + (b - a) / 2;
-        size_t p = (size_t)m->sa[mid] + d;
+        size_t p = (size_t)r->sa[mid] + d;
         if (p >= n || t[p] < c) a = mid + 1;
         else b = mid;
     }
@@ -229,7 +238,7 @@ static size_t narrow(const idx_chunk_reflm *m, size_t *lo, size_t *hi, size_t d,
     b = *hi;
     while (a < b) {
         size_t mid = a + (b - a) / 2;
-        size_t p = (size_t)m->sa[mid] + d;
+        size_t p = (size_t)r->sa[mid] + d;
         if (p >= n || t[p] <= c) a = mid + 1;
         else b = mid;
     }
@@ -238,32 +247,83 @@ static size_t narrow(const idx_chunk_reflm *m, size_t *lo, size_t *hi, size_t d,
     return a - first;
 }
 
+/* Infinity-gram with back-off (a): counts cnt(s.w) and cnt(s) for the longest
+ * suffix s (<= maxctx bytes) of d[0..j) with cnt(s.w) > 0. Returns 0 if w was
+ * never seen (*cw = 0). */
+static int infgram(const rsa *r, const unsigned char *d, size_t j, size_t maxctx, size_t *cw, size_t *cs) {
+    size_t wlo = 0, whi = r->n;
+    if (narrow(r, &wlo, &whi, 0, d[j]) == 0) {
+        *cw = 0;
+        *cs = r->n;
+        return 0;
+    }
+    size_t slo = 0, shi = r->n;
+    for (size_t k = 1; k <= maxctx && k <= j; k++) {
+        unsigned char c = d[j - k];
+        size_t l2 = wlo, h2 = whi;
+        if (narrow(r, &l2, &h2, k, c) == 0) break;
+        wlo = l2;
+        whi = h2;
+        narrow(r, &slo, &shi, k - 1, c);
+    }
+    *cw = whi - wlo;
+    *cs = shi - slo;
+    return 1;
+}
+
+idx_err idx_chunk_reflm_set_cache(idx_chunk_reflm *m, size_t window, double lambda) {
+    if (lambda < 0 || lambda > 1 || isnan(lambda))
+        return idx_fail(IDX_ERR_INVALID, "reflm: cache weight must be in [0, 1]");
+    if (window > (1u << 30)) return idx_fail(IDX_ERR_INVALID, "reflm: cache window too large");
+    m->cache_window = window;
+    m->cache_lambda = lambda;
+    return IDX_OK;
+}
+
 idx_err idx_chunk_reflm_nll(void *ud, const char *doc, size_t doc_len, size_t from, size_t to,
                             float *out) {
     const idx_chunk_reflm *m = ud;
     if (!m || !m->built) return idx_fail(IDX_ERR_INVALID, "reflm: model not built");
     if (from > to || to > doc_len) return idx_fail(IDX_ERR_INVALID, "reflm: bad range");
     const unsigned char *d = (const unsigned char *)doc;
+    rsa ref = {(const unsigned char *)m->text.data, m->text.len, m->sa};
     double N = (double)m->text.len;
-    for (size_t j = from; j < to; j++) {
-        size_t wlo = 0, whi = m->text.len;
-        if (narrow(m, &wlo, &whi, 0, d[j]) == 0) {
-            out[j - from] = (float)log(N + 1);
-            continue;
+    /* the cache: the document's own text before `from` (what a causal LM sees) */
+    rsa cache = {0};
+    unsigned char *cbuf = NULL;
+    saidx_t *csa = NULL;
+    size_t cw0 = m->cache_window && m->cache_lambda > 0 ? (from < m->cache_window ? from : m->cache_window) : 0;
+    if (cw0 > 0) {
+        cbuf = malloc(cw0);
+        csa = malloc(cw0 * sizeof *csa);
+        if (!cbuf || !csa) {
+            free(cbuf);
+            free(csa);
+            return idx_fail(IDX_ERR_NOMEM, "reflm: out of memory for the cache");
         }
-        size_t slo = 0, shi = m->text.len;
-        size_t cw = whi - wlo, cs = shi - slo;
-        for (size_t k = 1; k <= m->max_ctx && k <= j; k++) {
-            unsigned char c = d[j - k];
-            size_t l2 = wlo, h2 = whi;
-            if (narrow(m, &l2, &h2, k, c) == 0) break;
-            wlo = l2;
-            whi = h2;
-            narrow(m, &slo, &shi, k - 1, c);
-            cw = whi - wlo;
-            cs = shi - slo;
+        for (size_t i = 0; i < cw0; i++) cbuf[i] = d[from - 1 - i];
+        if (divsufsort(cbuf, csa, (saidx_t)cw0) != 0) {
+            free(cbuf);
+            free(csa);
+            return idx_fail(IDX_ERR_INTERNAL, "reflm: divsufsort failed");
         }
-        out[j - from] = (float)-log((double)cw / (double)cs);
+        cache = (rsa){cbuf, cw0, csa};
     }
+    double lam = cw0 > 0 ? m->cache_lambda : 0;
+    for (size_t j = from; j < to; j++) {
+        size_t cw, cs;
+        double p = 0;
+        if (infgram(&ref, d, j, m->max_ctx, &cw, &cs)) p = (double)cw / (double)cs;
+        else p = 1.0 / (N + 1);
+        if (lam > 0) {
+            double pc = 0;
+            /* the context inside the cache may not reach past its start */
+            if (infgram(&cache, d, j, m->max_ctx, &cw, &cs)) pc = (double)cw / (double)cs;
+            p = (1 - lam) * p + lam * pc;
+        }
+        out[j - from] = (float)-log(p);
+    }
+    free(cbuf);
+    free(csa);
     return IDX_OK;
 }

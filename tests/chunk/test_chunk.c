@@ -258,7 +258,7 @@ static void test_merge(void **st) {
     assert_int_equal(l.n, 5); /* nothing fits together under 1 word */
     assert_int_equal(idx_chunk_check(t, strlen(t), &l, 0), IDX_OK);
     assert_int_equal(idx_chunk_merge(t, strlen(t), &l, 0), IDX_ERR_INVALID);
-    idx_chunk_list_clear(&l);
+    idx_chunk_list_free(&l);
     o.merge = 1000;
     l = run(&o, t, strlen(t));
     assert_int_equal(l.n, 1);

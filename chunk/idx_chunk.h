@@ -95,16 +95,28 @@ idx_err idx_chunk_reflm_build(idx_chunk_reflm *m);
 uint64_t idx_chunk_reflm_bytes(const idx_chunk_reflm *m);
 /* 1 if a reference document identical to text[0..len) was added (XXH3 match). */
 int idx_chunk_reflm_contains(const idx_chunk_reflm *m, const char *text, size_t len);
-/* Optional cache component: P = (1 - lambda) * P_ref + lambda * P_cache, where
- * P_cache is the same infinity-gram estimate over the document's own bytes in
- * the window of `window` bytes before the scored range (the text a causal LM
- * would have in its context; never the scored bytes themselves). This gives
- * the model the topical memory the plain reference n-gram lacks. 0 = off. */
-idx_err idx_chunk_reflm_set_cache(idx_chunk_reflm *m, size_t window, double lambda);
 /* The callback for idx_chunk_lm (ud = the model). Thread-safe after build. */
 idx_err idx_chunk_reflm_nll(void *ud, const char *doc, size_t doc_len, size_t from, size_t to,
                             float *out);
 void idx_chunk_reflm_free(idx_chunk_reflm *m);
+
+/* A cache model around any base model (a cache LM, Kuhn & De Mori 1990):
+ * P = (1 - lambda) * P_base + lambda * P_cache, where P_cache is the
+ * infinity-gram estimate (same back-off, 0 if unseen) over the `window` bytes
+ * of the document just before the scored range -- the text a causal LM has in
+ * its context, never the scored bytes. It gives the n-gram model the topical
+ * memory that the per-sentence perplexity of Meta-Chunking relies on.
+ * window 0 or lambda 0 = the base model alone. Cost per call: a suffix sort
+ * of the window, then O(m log window) per byte. */
+typedef struct {
+    idx_chunk_lm base;
+    size_t window;      /* bytes (e.g. 2000) */
+    double lambda;      /* in [0, 1] (e.g. 0.8) */
+    size_t max_context; /* longest cache context in bytes (0 = 64) */
+} idx_chunk_cache_lm;
+/* The callback (ud = an idx_chunk_cache_lm). */
+idx_err idx_chunk_cache_nll(void *ud, const char *doc, size_t doc_len, size_t from, size_t to,
+                            float *out);
 
 /* ------------------------------------------------------------------------ */
 /* Chunkers                                                                   */

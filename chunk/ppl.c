@@ -23,6 +23,13 @@
  * zero. The reference must not contain the documents being chunked; the model
  * remembers the XXH3 hash of every reference document so callers can refuse
  * one that is (idx_chunk_reflm_contains).
+ *
+ * Cache model (idx_chunk_cache_nll, around any base model): P = (1 - lambda)
+ * P_base + lambda P_cache, where P_cache is the same infinity-gram estimate
+ * over the window of the document's own bytes before the scored range (the
+ * text a causal LM has in its context; never the scored bytes). It gives an
+ * n-gram model the topical memory it otherwise lacks (Kuhn & De Mori's cache
+ * LM, 1990).
  */
 #include <math.h>
 #include <string.h>
@@ -147,8 +154,6 @@ struct idx_chunk_reflm {
     uint64_t *hashes; /* XXH3 of every reference document, sorted after build */
     size_t nh, caph;
     int built;
-    size_t cache_window; /* bytes of the document before a sentence used as a cache model */
-    double cache_lambda; /* its interpolation weight (0 = none) */
 };
 
 idx_err idx_chunk_reflm_new(size_t max_context, idx_chunk_reflm **out) {
@@ -271,15 +276,6 @@ static int infgram(const rsa *r, const unsigned char *d, size_t j, size_t maxctx
     return 1;
 }
 
-idx_err idx_chunk_reflm_set_cache(idx_chunk_reflm *m, size_t window, double lambda) {
-    if (lambda < 0 || lambda > 1 || isnan(lambda))
-        return idx_fail(IDX_ERR_INVALID, "reflm: cache weight must be in [0, 1]");
-    if (window > (1u << 30)) return idx_fail(IDX_ERR_INVALID, "reflm: cache window too large");
-    m->cache_window = window;
-    m->cache_lambda = lambda;
-    return IDX_OK;
-}
-
 idx_err idx_chunk_reflm_nll(void *ud, const char *doc, size_t doc_len, size_t from, size_t to,
                             float *out) {
     const idx_chunk_reflm *m = ud;
@@ -288,39 +284,44 @@ idx_err idx_chunk_reflm_nll(void *ud, const char *doc, size_t doc_len, size_t fr
     const unsigned char *d = (const unsigned char *)doc;
     rsa ref = {(const unsigned char *)m->text.data, m->text.len, m->sa};
     double N = (double)m->text.len;
-    /* the cache: the document's own text before `from` (what a causal LM sees) */
-    rsa cache = {0};
-    unsigned char *cbuf = NULL;
-    saidx_t *csa = NULL;
-    size_t cw0 = m->cache_window && m->cache_lambda > 0 ? (from < m->cache_window ? from : m->cache_window) : 0;
-    if (cw0 > 0) {
-        cbuf = malloc(cw0);
-        csa = malloc(cw0 * sizeof *csa);
-        if (!cbuf || !csa) {
-            free(cbuf);
-            free(csa);
-            return idx_fail(IDX_ERR_NOMEM, "reflm: out of memory for the cache");
-        }
-        for (size_t i = 0; i < cw0; i++) cbuf[i] = d[from - 1 - i];
-        if (divsufsort(cbuf, csa, (saidx_t)cw0) != 0) {
-            free(cbuf);
-            free(csa);
-            return idx_fail(IDX_ERR_INTERNAL, "reflm: divsufsort failed");
-        }
-        cache = (rsa){cbuf, cw0, csa};
-    }
-    double lam = cw0 > 0 ? m->cache_lambda : 0;
     for (size_t j = from; j < to; j++) {
         size_t cw, cs;
-        double p = 0;
-        if (infgram(&ref, d, j, m->max_ctx, &cw, &cs)) p = (double)cw / (double)cs;
-        else p = 1.0 / (N + 1);
-        if (lam > 0) {
-            double pc = 0;
-            /* the context inside the cache may not reach past its start */
-            if (infgram(&cache, d, j, m->max_ctx, &cw, &cs)) pc = (double)cw / (double)cs;
-            p = (1 - lam) * p + lam * pc;
-        }
+        double p = infgram(&ref, d, j, m->max_ctx, &cw, &cs) ? (double)cw / (double)cs : 1.0 / (N + 1);
+        out[j - from] = (float)-log(p);
+    }
+    return IDX_OK;
+}
+
+idx_err idx_chunk_cache_nll(void *ud, const char *doc, size_t doc_len, size_t from, size_t to,
+                            float *out) {
+    const idx_chunk_cache_lm *c = ud;
+    if (!c || !c->base.nll) return idx_fail(IDX_ERR_INVALID, "cache model: no base model");
+    if (c->lambda < 0 || c->lambda > 1 || isnan(c->lambda))
+        return idx_fail(IDX_ERR_INVALID, "cache model: weight must be in [0, 1]");
+    idx_err e = c->base.nll(c->base.ud, doc, doc_len, from, to, out);
+    if (e) return e;
+    size_t w = c->window && c->lambda > 0 ? (from < c->window ? from : c->window) : 0;
+    if (w == 0) return IDX_OK;
+    const unsigned char *d = (const unsigned char *)doc;
+    unsigned char *cbuf = malloc(w);
+    saidx_t *csa = malloc(w * sizeof *csa);
+    if (!cbuf || !csa) {
+        free(cbuf);
+        free(csa);
+        return idx_fail(IDX_ERR_NOMEM, "cache model: out of memory");
+    }
+    for (size_t i = 0; i < w; i++) cbuf[i] = d[from - 1 - i]; /* reversed window */
+    if (divsufsort(cbuf, csa, (saidx_t)w) != 0) {
+        free(cbuf);
+        free(csa);
+        return idx_fail(IDX_ERR_INTERNAL, "cache model: divsufsort failed");
+    }
+    rsa cache = {cbuf, w, csa};
+    size_t mc = c->max_context ? c->max_context : 64;
+    for (size_t j = from; j < to; j++) {
+        size_t cw, cs;
+        double pc = infgram(&cache, d, j, mc, &cw, &cs) ? (double)cw / (double)cs : 0;
+        double p = (1 - c->lambda) * exp(-(double)out[j - from]) + c->lambda * pc;
         out[j - from] = (float)-log(p);
     }
     free(cbuf);

@@ -31,6 +31,7 @@ typedef struct {
     size_t max_context;
     size_t cache;
     double lambda;
+    idx_chunk_cache_lm cache_lm;
     const char *text_field;
     const char *id_field;
     int skip_bad, no_text, size_set;
@@ -149,7 +150,7 @@ static int chunk_opt(const char *cmd, chunk_args *a, int c, const char *arg) {
     "  --lm-ref PATH         ppl: reference corpus of the infinity-gram model (repeatable);\n"     \
     "                        a document identical to a reference document is refused\n"           \
     "  --max-context N       ppl: longest context of the model in bytes (default 64)\n"            \
-    "  --cache N --lambda L  ppl: interpolate (weight L, default 0.5) an infinity-gram over the\n"  \
+    "  --cache N --lambda L  ppl: interpolate (weight L, default 0.8) an infinity-gram over the\n"  \
     "                        N bytes of the document before each sentence (default 2000; 0 = off)\n" \
     "  --block N --cutoff C  texttiling: block size in sentences (3), depth cutoff (0.5)\n"        \
     "  --max-sentence-words N  cut longer sentences into pieces (default 512)\n"                   \
@@ -164,7 +165,6 @@ static idx_err build_reflm(const chunk_args *a, idx_chunk_reflm **out) {
     co.id_field = a->id_field;
     co.skip_bad = a->skip_bad;
     idx_err e = idx_chunk_reflm_new(a->max_context, &m);
-    if (!e) e = idx_chunk_reflm_set_cache(m, a->cache, a->lambda);
     if (!e) e = idx_corpus_open(a->lm_ref, a->nlm_ref, &co, &c);
     while (!e) {
         idx_doc d;
@@ -202,8 +202,13 @@ static idx_err finish_opts(const char *cmd, chunk_args *a, idx_chunk_reflm **lm)
         if (!a->nlm_ref)
             return idx_fail(IDX_ERR_INVALID, "--chunker ppl needs a reference corpus (--lm-ref PATH)");
         if ((e = build_reflm(a, lm))) return idx_fail_context(e, "reference model");
-        a->o.lm.nll = idx_chunk_reflm_nll;
-        a->o.lm.ud = *lm;
+        a->cache_lm.base.nll = idx_chunk_reflm_nll;
+        a->cache_lm.base.ud = *lm;
+        a->cache_lm.window = a->cache;
+        a->cache_lm.lambda = a->lambda;
+        a->cache_lm.max_context = a->max_context;
+        a->o.lm.nll = idx_chunk_cache_nll;
+        a->o.lm.ud = &a->cache_lm;
     } else if (a->nlm_ref) {
         return idx_fail(IDX_ERR_INVALID, "--lm-ref is only for --chunker ppl");
     }
@@ -242,7 +247,7 @@ static int cmd_chunk(int argc, char **argv) {
     chunk_args a = {0};
     a.o.tt_cutoff = -1e300;
     a.cache = 2000;
-    a.lambda = 0.5;
+    a.lambda = 0.8;
     const char *outpath = NULL;
     static const struct option lo[] = {SHARED_LONGOPTS, {"no-text", no_argument, 0, OPT_NOTEXT},
                                        {"output", required_argument, 0, 'o'}, {0, 0, 0, 0}};
@@ -360,7 +365,7 @@ typedef struct {
 static int cmd_chunk_eval(int argc, char **argv) {
     chunk_args a = {0};
     a.cache = 2000;
-    a.lambda = 0.5;
+    a.lambda = 0.8;
     uint64_t ntexts = 20, dpt = 10, seed = 1, refdocs = 2000;
     double target = 0;
     int as_json = 0;
@@ -462,7 +467,6 @@ static int cmd_chunk_eval(int argc, char **argv) {
     if (target == 0) target = words / (double)(ntexts * dpt);
     if (strstr(chunkers, "ppl")) {
         if ((e = idx_chunk_reflm_new(a.max_context, &lm))) goto done;
-        if ((e = idx_chunk_reflm_set_cache(lm, a.cache, a.lambda))) goto done;
         for (size_t i = 0; i < refdocs && !e; i++) {
             const owned_doc *d = &docs[ntexts * dpt + i];
             e = idx_chunk_reflm_add(lm, d->text, d->len);
@@ -493,7 +497,11 @@ static int cmd_chunk_eval(int argc, char **argv) {
         idx_chunk_opts_init(&o, kind);
         if (a.o.tt_block) o.tt_block = a.o.tt_block;
         o.ppl_threshold = a.o.ppl_threshold;
-        if (kind == IDX_CHUNK_PPL) { o.lm.nll = idx_chunk_reflm_nll; o.lm.ud = lm; }
+        if (kind == IDX_CHUNK_PPL) {
+            a.cache_lm = (idx_chunk_cache_lm){{idx_chunk_reflm_nll, lm}, a.cache, a.lambda, a.max_context};
+            o.lm.nll = idx_chunk_cache_nll;
+            o.lm.ud = &a.cache_lm;
+        }
         idx_chunk_eval_result r;
         double tgt = kind == IDX_CHUNK_FIXED_WORDS ? 0 : target;
         if (kind == IDX_CHUNK_FIXED_WORDS) o.size = (uint64_t)llround(target);
@@ -538,5 +546,5 @@ IDX_CLI_COMMAND(chunk-eval, cmd_chunk_eval, "segmentation benchmark: Pk/WindowDi
                 "                        ppl calibrates theta, ppl-merge merges theta=0 chunks (Meta-Chunking)\n"
                 "  --target W            mean chunk length in words to calibrate to\n"
                 "  --max-context N       ppl model context in bytes (64); --threshold X (0); --block N (3)\n"
-                "  --cache N --lambda L  ppl document cache window (2000 bytes) and weight (0.5)\n"
+                "  --cache N --lambda L  ppl document cache window (2000 bytes) and weight (0.8)\n"
                 "  --json                one JSON object per chunker\n");

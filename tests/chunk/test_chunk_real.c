@@ -68,9 +68,10 @@ static void test_invariants_scifact(void **st) {
     docset d = load(SCIFACT, 1200);
     idx_chunk_reflm *m;
     assert_int_equal(idx_chunk_reflm_new(32, &m), IDX_OK);
-    assert_int_equal(idx_chunk_reflm_set_cache(m, 1000, 0.5), IDX_OK);
+    idx_chunk_cache_lm cm = {{idx_chunk_reflm_nll, NULL}, 1000, 0.5, 32};
     for (size_t i = 200; i < d.n; i++) assert_int_equal(idx_chunk_reflm_add(m, d.text[i], d.len[i]), IDX_OK);
     assert_int_equal(idx_chunk_reflm_build(m), IDX_OK);
+    cm.base.ud = m;
     idx_chunk_kind kinds[] = {IDX_CHUNK_SENTENCE, IDX_CHUNK_FIXED_BYTES, IDX_CHUNK_FIXED_WORDS, IDX_CHUNK_RECURSIVE,
                               IDX_CHUNK_MARKDOWN, IDX_CHUNK_RST, IDX_CHUNK_TEXTTILING, IDX_CHUNK_PPL};
     for (size_t i = 0; i < 200; i++) {
@@ -78,8 +79,8 @@ static void test_invariants_scifact(void **st) {
         for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
             idx_chunk_opts o;
             idx_chunk_opts_init(&o, kinds[k]);
-            o.lm.nll = idx_chunk_reflm_nll;
-            o.lm.ud = m;
+            o.lm.nll = idx_chunk_cache_nll;
+            o.lm.ud = &cm;
             o.size = 10 + i % 50;
             check(&o, d.text[i], d.len[i]);
             o.merge = 60;
@@ -160,15 +161,16 @@ static void test_ppl_beats_fixed(void **st) {
     double target = words / (double)(NT * DPT);
     idx_chunk_reflm *m;
     assert_int_equal(idx_chunk_reflm_new(64, &m), IDX_OK);
-    assert_int_equal(idx_chunk_reflm_set_cache(m, 2000, 0.8), IDX_OK);
+    idx_chunk_cache_lm cm = {{idx_chunk_reflm_nll, NULL}, 2000, 0.8, 64};
     for (size_t i = NT * DPT; i < NT * DPT + REF; i++) assert_int_equal(idx_chunk_reflm_add(m, d.text[i], d.len[i]), IDX_OK);
     assert_int_equal(idx_chunk_reflm_build(m), IDX_OK);
     idx_chunk_opts of, op;
     idx_chunk_opts_init(&of, IDX_CHUNK_FIXED_WORDS);
     of.size = (uint64_t)llround(target);
     idx_chunk_opts_init(&op, IDX_CHUNK_PPL);
-    op.lm.nll = idx_chunk_reflm_nll;
-    op.lm.ud = m;
+    cm.base.ud = m;
+    op.lm.nll = idx_chunk_cache_nll;
+    op.lm.ud = &cm;
     idx_chunk_eval_result rf, rp;
     assert_int_equal(idx_chunk_eval(&of, texts, NT, 0, IDX_CHUNK_KNOB_AUTO, &rf), IDX_OK);
     assert_int_equal(idx_chunk_eval(&op, texts, NT, target, IDX_CHUNK_KNOB_THRESHOLD, &rp), IDX_OK);

@@ -100,6 +100,20 @@ idx_err idx_chunk_reflm_nll(void *ud, const char *doc, size_t doc_len, size_t fr
                             float *out);
 void idx_chunk_reflm_free(idx_chunk_reflm *m);
 
+/* The byte-level infinity-gram of an index built by `idx build` (FM-index,
+ * index/idx_ngram.h), at most max_context bytes of context (0 = 64).
+ * idx_chunk_fmlm_check refuses (IDX_ERR_INVALID) a document of 64+ bytes whose
+ * first 256 bytes occur in the index: the reference must not contain the
+ * document being chunked. */
+typedef struct idx_chunk_fmlm idx_chunk_fmlm;
+idx_err idx_chunk_fmlm_open(const char *index_dir, size_t max_context, idx_chunk_fmlm **out);
+idx_err idx_chunk_fmlm_check(const idx_chunk_fmlm *m, const char *doc, size_t len);
+uint64_t idx_chunk_fmlm_bytes(const idx_chunk_fmlm *m);
+/* The callback (ud = the model). */
+idx_err idx_chunk_fmlm_nll(void *ud, const char *doc, size_t doc_len, size_t from, size_t to,
+                           float *out);
+void idx_chunk_fmlm_free(idx_chunk_fmlm *m);
+
 /* A cache model around any base model (a cache LM, Kuhn & De Mori 1990):
  * P = (1 - lambda) * P_base + lambda * P_cache, where P_cache is the
  * infinity-gram estimate (same back-off, 0 if unseen) over the `window` bytes

@@ -32,6 +32,8 @@ typedef struct {
     size_t cache;
     double lambda;
     idx_chunk_cache_lm cache_lm;
+    const char *lm_index;
+    idx_chunk_fmlm *fmlm;
     const char *text_field;
     const char *id_field;
     int skip_bad, no_text, size_set;
@@ -40,7 +42,7 @@ typedef struct {
 enum { OPT_SIZE = 1000, OPT_UNIT, OPT_OVERLAP, OPT_MERGE, OPT_THRESHOLD, OPT_DYNAMIC, OPT_LMREF,
        OPT_CTX, OPT_BLOCK, OPT_CUTOFF, OPT_TEXTF, OPT_IDF, OPT_SKIPBAD, OPT_NOTEXT, OPT_CHUNKER,
        OPT_MAXSW, OPT_OUT, OPT_TEXTS, OPT_DPT, OPT_SEED, OPT_REFDOCS, OPT_CHUNKERS, OPT_TARGET,
-       OPT_JSON, OPT_CACHE, OPT_LAMBDA };
+       OPT_JSON, OPT_CACHE, OPT_LAMBDA, OPT_LM, OPT_DUMPREF };
 
 static int parse_u64(const char *s, uint64_t *v) {
     char *end;
@@ -96,6 +98,7 @@ static int chunk_opt(const char *cmd, chunk_args *a, int c, const char *arg) {
         if (parse_u64(arg, &v) || v == 0 || v > 4096) return idx_cli_usage(cmd, "bad --max-context '%s' (1..4096)", arg);
         a->max_context = (size_t)v;
         return 0;
+    case OPT_LM: a->lm_index = arg; return 0;
     case OPT_CACHE:
         if (idx_cli_parse_size(arg, &v) || v > (1u << 30)) return idx_cli_usage(cmd, "bad --cache '%s'", arg);
         a->cache = (size_t)v;
@@ -130,6 +133,7 @@ static int chunk_opt(const char *cmd, chunk_args *a, int c, const char *arg) {
         {"merge", required_argument, 0, OPT_MERGE},                                                \
         {"threshold", required_argument, 0, OPT_THRESHOLD},                                        \
         {"dynamic", no_argument, 0, OPT_DYNAMIC}, {"lm-ref", required_argument, 0, OPT_LMREF},     \
+        {"lm", required_argument, 0, OPT_LM},                                                      \
         {"max-context", required_argument, 0, OPT_CTX}, {"block", required_argument, 0, OPT_BLOCK}, \
         {"cache", required_argument, 0, OPT_CACHE}, {"lambda", required_argument, 0, OPT_LAMBDA},   \
         {"cutoff", required_argument, 0, OPT_CUTOFF},                                              \
@@ -147,7 +151,9 @@ static int chunk_opt(const char *cmd, chunk_args *a, int c, const char *arg) {
     "  --merge N             dynamic merging afterwards: greedy, up to N words per chunk\n"        \
     "  --threshold X         ppl: theta of the local-minimum rule (default 0)\n"                   \
     "  --dynamic             ppl: dynamic threshold (min of accepted drops after 100)\n"           \
-    "  --lm-ref PATH         ppl: reference corpus of the infinity-gram model (repeatable);\n"     \
+    "  --lm INDEX            ppl: the infinity-gram of an index built by idx build (FM-index);\n" \
+    "                        a document whose first 256 bytes occur in it is refused\n"           \
+    "  --lm-ref PATH         ppl: or an in-memory reference corpus (repeatable);\n"               \
     "                        a document identical to a reference document is refused\n"           \
     "  --max-context N       ppl: longest context of the model in bytes (default 64)\n"            \
     "  --cache N --lambda L  ppl: interpolate (weight L, default 0.8) an infinity-gram over the\n"  \
@@ -199,18 +205,25 @@ static idx_err finish_opts(const char *cmd, chunk_args *a, idx_chunk_reflm **lm)
     if (user.max_sentence_words) a->o.max_sentence_words = user.max_sentence_words;
     *lm = NULL;
     if (kind == IDX_CHUNK_PPL) {
-        if (!a->nlm_ref)
-            return idx_fail(IDX_ERR_INVALID, "--chunker ppl needs a reference corpus (--lm-ref PATH)");
-        if ((e = build_reflm(a, lm))) return idx_fail_context(e, "reference model");
-        a->cache_lm.base.nll = idx_chunk_reflm_nll;
-        a->cache_lm.base.ud = *lm;
+        if (!a->nlm_ref == !a->lm_index)
+            return idx_fail(IDX_ERR_INVALID, "--chunker ppl needs one reference: --lm INDEX or --lm-ref PATH");
+        if (a->lm_index) {
+            if ((e = idx_chunk_fmlm_open(a->lm_index, a->max_context, &a->fmlm)))
+                return idx_fail_context(e, "--lm %s", a->lm_index);
+            a->cache_lm.base.nll = idx_chunk_fmlm_nll;
+            a->cache_lm.base.ud = a->fmlm;
+        } else {
+            if ((e = build_reflm(a, lm))) return idx_fail_context(e, "reference model");
+            a->cache_lm.base.nll = idx_chunk_reflm_nll;
+            a->cache_lm.base.ud = *lm;
+        }
         a->cache_lm.window = a->cache;
         a->cache_lm.lambda = a->lambda;
         a->cache_lm.max_context = a->max_context;
         a->o.lm.nll = idx_chunk_cache_nll;
         a->o.lm.ud = &a->cache_lm;
-    } else if (a->nlm_ref) {
-        return idx_fail(IDX_ERR_INVALID, "--lm-ref is only for --chunker ppl");
+    } else if (a->nlm_ref || a->lm_index) {
+        return idx_fail(IDX_ERR_INVALID, "--lm and --lm-ref are only for --chunker ppl");
     }
     (void)cmd;
     return IDX_OK;
@@ -261,12 +274,18 @@ static int cmd_chunk(int argc, char **argv) {
         if (r == 1) { free(a.lm_ref); return idx_cli_usage("chunk", "unknown option"); }
     }
     if (optind >= argc) { free(a.lm_ref); return idx_cli_usage("chunk", "no input"); }
+    idx_chunk_kind kind;
+    if (idx_chunk_kind_parse(a.chunker ? a.chunker : "recursive", &kind)) {
+        free(a.lm_ref);
+        return idx_cli_usage("chunk", "%s", idx_errmsg());
+    }
     idx_chunk_reflm *lm = NULL;
     idx_err e = finish_opts("chunk", &a, &lm);
-    if (e) { free(a.lm_ref); return idx_cli_fail("chunk", e); }
+    if (e) { idx_chunk_fmlm_free(a.fmlm); free(a.lm_ref); return idx_cli_fail("chunk", e); }
     FILE *out = stdout;
     if (outpath && !(out = fopen(outpath, "w"))) {
         idx_chunk_reflm_free(lm);
+        idx_chunk_fmlm_free(a.fmlm);
         free(a.lm_ref);
         e = idx_fail(IDX_ERR_IO, "%s: cannot open for writing", outpath);
         return idx_cli_fail("chunk", e);
@@ -289,6 +308,10 @@ static int cmd_chunk(int argc, char **argv) {
         if (lm && idx_chunk_reflm_contains(lm, d.text, d.text_len)) {
             e = idx_fail(IDX_ERR_INVALID, "document %s is in the --lm-ref reference corpus: it would score "
                          "itself; use a disjoint reference", d.id);
+            break;
+        }
+        if (a.fmlm && (e = idx_chunk_fmlm_check(a.fmlm, d.text, d.text_len))) {
+            e = idx_fail_context(e, "document %s", d.id);
             break;
         }
         idx_chunk_list_clear(&l);
@@ -329,6 +352,7 @@ static int cmd_chunk(int argc, char **argv) {
     idx_buf_free(&tmp);
     idx_chunk_dyn_free(&dyn);
     idx_chunk_reflm_free(lm);
+    idx_chunk_fmlm_free(a.fmlm);
     free(a.lm_ref);
     if (fflush(out) != 0 && !e) e = idx_fail(IDX_ERR_IO, "write failed");
     if (out != stdout) fclose(out);
@@ -369,6 +393,7 @@ static int cmd_chunk_eval(int argc, char **argv) {
     uint64_t ntexts = 20, dpt = 10, seed = 1, refdocs = 2000;
     double target = 0;
     int as_json = 0;
+    const char *dump_ref = NULL;
     const char *chunkers = "fixed,recursive,texttiling,ppl,ppl-merge";
     static const struct option lo[] = {
         {"texts", required_argument, 0, OPT_TEXTS},    {"docs-per-text", required_argument, 0, OPT_DPT},
@@ -377,6 +402,7 @@ static int cmd_chunk_eval(int argc, char **argv) {
         {"max-context", required_argument, 0, OPT_CTX}, {"text-field", required_argument, 0, OPT_TEXTF},
         {"threshold", required_argument, 0, OPT_THRESHOLD}, {"block", required_argument, 0, OPT_BLOCK},
         {"cache", required_argument, 0, OPT_CACHE}, {"lambda", required_argument, 0, OPT_LAMBDA},
+        {"lm", required_argument, 0, OPT_LM},          {"dump-ref", required_argument, 0, OPT_DUMPREF},
         {"json", no_argument, 0, OPT_JSON},            {0, 0, 0, 0}};
     int c;
     optind = 1;
@@ -390,6 +416,7 @@ static int cmd_chunk_eval(int argc, char **argv) {
         case OPT_CHUNKERS: chunkers = optarg; break;
         case OPT_TARGET: bad = parse_dbl(optarg, &target) || target < 0; break;
         case OPT_JSON: as_json = 1; break;
+        case OPT_DUMPREF: dump_ref = optarg; break;
         case '?': return idx_cli_usage("chunk-eval", "unknown option");
         default: {
             int r = chunk_opt("chunk-eval", &a, c, optarg);
@@ -438,6 +465,24 @@ static int cmd_chunk_eval(int argc, char **argv) {
         docs[i] = docs[j];
         docs[j] = t;
     }
+    if (dump_ref) {
+        /* the reference documents as JSONL, for `idx build` and --lm INDEX */
+        FILE *f = fopen(dump_ref, "w");
+        if (!f) { e = idx_fail(IDX_ERR_IO, "%s: cannot open for writing", dump_ref); goto done; }
+        for (size_t i = 0; i < refdocs && !e; i++) {
+            const owned_doc *d = &docs[ntexts * dpt + i];
+            json_t *o = json_object(), *t = json_stringn(d->text, d->len);
+            if (!t) { json_decref(o); continue; } /* not UTF-8: left out */
+            json_object_set_new(o, "_id", json_integer((json_int_t)i));
+            json_object_set_new(o, "text", t);
+            char *js = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+            json_decref(o);
+            if (!js || fprintf(f, "%s\n", js) < 0) e = idx_fail(IDX_ERR_IO, "%s: write failed", dump_ref);
+            free(js);
+        }
+        if (fclose(f) != 0 && !e) e = idx_fail(IDX_ERR_IO, "%s: write failed", dump_ref);
+        if (e) goto done;
+    }
     texts = calloc(ntexts, sizeof *texts);
     cuts = calloc(ntexts, sizeof *cuts);
     if (!texts || !cuts) { e = idx_fail(IDX_ERR_NOMEM, "out of memory"); goto done; }
@@ -465,7 +510,14 @@ static int cmd_chunk_eval(int argc, char **argv) {
     }
     if (e) goto done;
     if (target == 0) target = words / (double)(ntexts * dpt);
-    if (strstr(chunkers, "ppl")) {
+    if (strstr(chunkers, "ppl") && a.lm_index) {
+        if ((e = idx_chunk_fmlm_open(a.lm_index, a.max_context, &a.fmlm))) goto done;
+        for (size_t i = 0; i < ntexts * dpt && !e; i++)
+            e = idx_chunk_fmlm_check(a.fmlm, docs[i].text, docs[i].len);
+        if (e) goto done;
+        if (!as_json)
+            printf("reference model: index %s, %.2f MB\n", a.lm_index, (double)idx_chunk_fmlm_bytes(a.fmlm) / 1e6);
+    } else if (strstr(chunkers, "ppl")) {
         if ((e = idx_chunk_reflm_new(a.max_context, &lm))) goto done;
         for (size_t i = 0; i < refdocs && !e; i++) {
             const owned_doc *d = &docs[ntexts * dpt + i];
@@ -498,7 +550,8 @@ static int cmd_chunk_eval(int argc, char **argv) {
         if (a.o.tt_block) o.tt_block = a.o.tt_block;
         o.ppl_threshold = a.o.ppl_threshold;
         if (kind == IDX_CHUNK_PPL) {
-            a.cache_lm = (idx_chunk_cache_lm){{idx_chunk_reflm_nll, lm}, a.cache, a.lambda, a.max_context};
+            a.cache_lm = a.fmlm ? (idx_chunk_cache_lm){{idx_chunk_fmlm_nll, a.fmlm}, a.cache, a.lambda, a.max_context}
+                                : (idx_chunk_cache_lm){{idx_chunk_reflm_nll, lm}, a.cache, a.lambda, a.max_context};
             o.lm.nll = idx_chunk_cache_nll;
             o.lm.ud = &a.cache_lm;
         }
@@ -512,7 +565,7 @@ static int cmd_chunk_eval(int argc, char **argv) {
             printf("{\"chunker\":\"%s\",\"pk\":%.4f,\"windowdiff\":%.4f,\"mean_words\":%.1f,\"chunks\":%llu,"
                    "\"mb_per_s\":%.3f,\"param\":%g,\"ref_bytes\":%llu,\"seed\":%llu}\n",
                    tok, r.pk, r.windowdiff, r.mean_words, (unsigned long long)r.chunks, r.mb_per_s, r.param,
-                   (unsigned long long)(kind == IDX_CHUNK_PPL ? idx_chunk_reflm_bytes(lm) : 0),
+                   (unsigned long long)(kind != IDX_CHUNK_PPL ? 0 : a.fmlm ? idx_chunk_fmlm_bytes(a.fmlm) : idx_chunk_reflm_bytes(lm)),
                    (unsigned long long)seed);
         else
             printf("%-12s %8.4f %8.4f %10.1f %8llu %10.3f %10g\n", tok, r.pk, r.windowdiff, r.mean_words,
@@ -530,6 +583,7 @@ done:
     free(texts);
     free(cuts);
     idx_chunk_reflm_free(lm);
+    idx_chunk_fmlm_free(a.fmlm);
     free(a.lm_ref);
     if (e) return idx_cli_fail("chunk-eval", e);
     return 0;
@@ -545,6 +599,9 @@ IDX_CLI_COMMAND(chunk-eval, cmd_chunk_eval, "segmentation benchmark: Pk/WindowDi
                 "  --chunkers LIST       comma-separated (fixed,recursive,texttiling,ppl,ppl-merge);\n"
                 "                        ppl calibrates theta, ppl-merge merges theta=0 chunks (Meta-Chunking)\n"
                 "  --target W            mean chunk length in words to calibrate to\n"
+                "  --lm INDEX            ppl reference: an index built by idx build (its documents must not\n"
+                "                        include the text documents; checked) instead of --ref-docs\n"
                 "  --max-context N       ppl model context in bytes (64); --threshold X (0); --block N (3)\n"
                 "  --cache N --lambda L  ppl document cache window (2000 bytes) and weight (0.8)\n"
+                "  --dump-ref FILE       write the --ref-docs reference documents as JSONL (for idx build)\n"
                 "  --json                one JSON object per chunker\n");

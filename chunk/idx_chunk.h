@@ -174,6 +174,10 @@ typedef struct {
     idx_chunk_lm lm;
     double ppl_threshold;
     int ppl_dynamic;
+    /* ppl rule: 0 = Meta-Chunking find_minima (default); 1 = "rise" (ours): cut
+     * after sentence i (1 <= i <= n-2) when v[i+1] - v[i] >= theta (> 0), i.e. before a
+     * sentence that the context predicts much worse than the one before it. */
+    int ppl_rule;
     struct idx_chunk_dyn *dyn;
     /* any chunker: dynamic merging to this many words afterwards (0 = none). */
     uint64_t merge;
@@ -227,6 +231,10 @@ void idx_chunk_dyn_free(idx_chunk_dyn *d);
  * theta := their minimum. */
 idx_err idx_chunk_ppl_minima(const double *v, size_t n, double theta, idx_chunk_dyn *dyn,
                              unsigned char *is_boundary);
+
+/* The "rise" rule (ppl_rule 1): is_boundary[i] = 1 for 1 <= i <= n-2 with
+ * v[i+1] > v[i] and v[i+1] - v[i] >= theta (theta >= 0). */
+idx_err idx_chunk_ppl_rises(const double *v, size_t n, double theta, unsigned char *is_boundary);
 
 /* ------------------------------------------------------------------------ */
 /* Segmentation metrics                                                       */

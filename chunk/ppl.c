@@ -90,6 +90,14 @@ idx_err idx_chunk_ppl_minima(const double *v, size_t n, double theta, idx_chunk_
     return IDX_OK;
 }
 
+idx_err idx_chunk_ppl_rises(const double *v, size_t n, double theta, unsigned char *b) {
+    if (n) memset(b, 0, n);
+    if (!(theta >= 0)) return idx_fail(IDX_ERR_INVALID, "ppl rise rule: threshold must be >= 0");
+    for (size_t i = 1; i + 1 < n; i++)
+        if (v[i + 1] > v[i] && v[i + 1] - v[i] >= theta) b[i] = 1;
+    return IDX_OK;
+}
+
 idx_err idx__chunk_ppl(const idx_chunk_opts *o, const char *text, size_t len, idx_chunk_list *out) {
     if (!o->lm.nll) return idx_fail(IDX_ERR_INVALID, "ppl chunking needs a language model (--lm)");
     if (o->ppl_threshold < 0 || isnan(o->ppl_threshold))
@@ -125,7 +133,8 @@ idx_err idx__chunk_ppl(const idx_chunk_opts *o, const char *text, size_t len, id
     }
     idx_chunk_dyn local = {0};
     idx_chunk_dyn *dyn = o->ppl_dynamic ? (o->dyn ? o->dyn : &local) : NULL;
-    e = idx_chunk_ppl_minima(v, s.n, o->ppl_threshold, dyn, b);
+    e = o->ppl_rule == 1 ? idx_chunk_ppl_rises(v, s.n, o->ppl_threshold, b)
+                         : idx_chunk_ppl_minima(v, s.n, o->ppl_threshold, dyn, b);
     idx_chunk_dyn_free(&local);
     if (e) goto done;
     size_t prev = 0;

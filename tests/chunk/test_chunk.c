@@ -343,6 +343,12 @@ static void test_ppl_rule(void **st) {
     double v2[] = {4, 2, 2, 3}; /* plateau: case (b) at 1, not at 2 */
     assert_int_equal(idx_chunk_ppl_minima(v2, 4, 0, NULL, b), IDX_OK);
     assert_memory_equal(b, "\0\1\0\0", 4);
+    /* the rise rule: cut after i when v[i+1] - v[i] >= theta */
+    assert_int_equal(idx_chunk_ppl_rises(v1, 5, 5.5, b), IDX_OK); /* rises 6 (1->7), 7 (2->9) */
+    assert_memory_equal(b, "\0\1\0\1\0", 5);
+    assert_int_equal(idx_chunk_ppl_rises(v1, 5, 6.5, b), IDX_OK);
+    assert_memory_equal(b, "\0\0\0\1\0", 5);
+    assert_int_equal(idx_chunk_ppl_rises(v1, 5, -1, b), IDX_ERR_INVALID);
     double v3[] = {1, 0}; /* first and last are never boundaries */
     assert_int_equal(idx_chunk_ppl_minima(v3, 2, 0, NULL, b), IDX_OK);
     assert_memory_equal(b, "\0\0", 2);

@@ -210,13 +210,18 @@ idx_err idx_chunk_eval(const idx_chunk_opts *o0, const idx_chunk_eval_text *t, s
     if (nt == 0) return idx_fail(IDX_ERR_EMPTY, "eval: no texts");
     if (o0->kind != IDX_CHUNK_PPL || !o0->lm.nll) return eval_inner(o0, t, nt, target, knob, r);
     memo_lm m = {o0->lm, t, nt, calloc(nt, sizeof(float *)), calloc(nt, sizeof(unsigned char *))};
+    memo_lm mc = {o0->lm_contrast, t, nt, calloc(nt, sizeof(float *)), calloc(nt, sizeof(unsigned char *))};
     idx_err e;
-    if (!m.nll || !m.have) e = idx_fail(IDX_ERR_NOMEM, "eval: out of memory");
+    if (!m.nll || !m.have || !mc.nll || !mc.have) e = idx_fail(IDX_ERR_NOMEM, "eval: out of memory");
     else {
         /* time one plain run with the model, then calibrate on the memo */
         idx_chunk_opts o = *o0;
         o.lm.nll = memo_nll;
         o.lm.ud = &m;
+        if (o0->lm_contrast.nll) {
+            o.lm_contrast.nll = memo_nll;
+            o.lm_contrast.ud = &mc;
+        }
         o.merge = 0;
         idx_chunk_list tmp = {0};
         double t0 = idx_now();
@@ -234,8 +239,11 @@ idx_err idx_chunk_eval(const idx_chunk_opts *o0, const idx_chunk_eval_text *t, s
         r->mb_per_s = secs > 0 ? (double)bytes / 1e6 / secs : 0;
     }
     for (size_t i = 0; m.nll && m.have && i < nt; i++) { free(m.nll[i]); free(m.have[i]); }
+    for (size_t i = 0; mc.nll && mc.have && i < nt; i++) { free(mc.nll[i]); free(mc.have[i]); }
     free(m.nll);
     free(m.have);
+    free(mc.nll);
+    free(mc.have);
     return e;
 }
 

@@ -172,6 +172,11 @@ typedef struct {
      * (theta := min of all accepted drops once >= 100 are recorded; the record
      * persists across documents through `dyn` if given). */
     idx_chunk_lm lm;
+    /* ppl, optional (ours): a contrast model; the score becomes the mean NLL
+     * under lm minus the mean NLL under lm_contrast (e.g. lm = reference +
+     * document cache, lm_contrast = the reference alone: how little the
+     * preceding document helps to predict the sentence). NULL = plain PPL. */
+    idx_chunk_lm lm_contrast;
     double ppl_threshold;
     int ppl_dynamic;
     /* ppl rule: 0 = Meta-Chunking find_minima (default); 1 = "rise" (ours): cut

@@ -125,8 +125,17 @@ idx_err idx__chunk_ppl(const idx_chunk_opts *o, const char *text, size_t len, id
         if ((e = o->lm.nll(o->lm.ud, text, len, a, z, nll))) goto done;
         double sum = 0;
         for (size_t j = 0; j < z - a; j++) sum += nll[j];
+        if (!isfinite(sum) || sum < 0) {
+            e = idx_fail(IDX_ERR_INVALID, "ppl: the language model returned a bad NLL for sentence %zu", i);
+            goto done;
+        }
+        if (o->lm_contrast.nll) {
+            /* context gain: minus the NLL without the document context */
+            if ((e = o->lm_contrast.nll(o->lm_contrast.ud, text, len, a, z, nll))) goto done;
+            for (size_t j = 0; j < z - a; j++) sum -= nll[j];
+        }
         v[i] = sum / (double)(z - a);
-        if (!isfinite(v[i]) || v[i] < 0) {
+        if (!isfinite(v[i])) {
             e = idx_fail(IDX_ERR_INVALID, "ppl: the language model returned a bad NLL for sentence %zu", i);
             goto done;
         }

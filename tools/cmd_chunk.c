@@ -34,6 +34,7 @@ typedef struct {
     idx_chunk_cache_lm cache_lm;
     const char *lm_index;
     idx_chunk_fmlm *fmlm;
+    int score_gain;
     const char *text_field;
     const char *id_field;
     int skip_bad, no_text, size_set;
@@ -42,7 +43,7 @@ typedef struct {
 enum { OPT_SIZE = 1000, OPT_UNIT, OPT_OVERLAP, OPT_MERGE, OPT_THRESHOLD, OPT_DYNAMIC, OPT_LMREF,
        OPT_CTX, OPT_BLOCK, OPT_CUTOFF, OPT_TEXTF, OPT_IDF, OPT_SKIPBAD, OPT_NOTEXT, OPT_CHUNKER,
        OPT_MAXSW, OPT_OUT, OPT_TEXTS, OPT_DPT, OPT_SEED, OPT_REFDOCS, OPT_CHUNKERS, OPT_TARGET,
-       OPT_JSON, OPT_CACHE, OPT_LAMBDA, OPT_LM, OPT_DUMPREF, OPT_RULE };
+       OPT_JSON, OPT_CACHE, OPT_LAMBDA, OPT_LM, OPT_DUMPREF, OPT_RULE, OPT_SCORE };
 
 static int parse_u64(const char *s, uint64_t *v) {
     char *end;
@@ -99,6 +100,11 @@ static int chunk_opt(const char *cmd, chunk_args *a, int c, const char *arg) {
         a->max_context = (size_t)v;
         return 0;
     case OPT_LM: a->lm_index = arg; return 0;
+    case OPT_SCORE:
+        if (strcmp(arg, "ppl") == 0) a->score_gain = 0;
+        else if (strcmp(arg, "gain") == 0) a->score_gain = 1;
+        else return idx_cli_usage(cmd, "--score is ppl or gain, not '%s'", arg);
+        return 0;
     case OPT_RULE:
         if (strcmp(arg, "minima") == 0) a->o.ppl_rule = 0;
         else if (strcmp(arg, "rise") == 0) a->o.ppl_rule = 1;
@@ -139,6 +145,7 @@ static int chunk_opt(const char *cmd, chunk_args *a, int c, const char *arg) {
         {"threshold", required_argument, 0, OPT_THRESHOLD},                                        \
         {"dynamic", no_argument, 0, OPT_DYNAMIC}, {"lm-ref", required_argument, 0, OPT_LMREF},     \
         {"lm", required_argument, 0, OPT_LM}, {"rule", required_argument, 0, OPT_RULE},           \
+        {"score", required_argument, 0, OPT_SCORE},                                                \
         {"max-context", required_argument, 0, OPT_CTX}, {"block", required_argument, 0, OPT_BLOCK}, \
         {"cache", required_argument, 0, OPT_CACHE}, {"lambda", required_argument, 0, OPT_LAMBDA},   \
         {"cutoff", required_argument, 0, OPT_CUTOFF},                                              \
@@ -158,6 +165,8 @@ static int chunk_opt(const char *cmd, chunk_args *a, int c, const char *arg) {
     "  --dynamic             ppl: dynamic threshold (min of accepted drops after 100)\n"           \
     "  --rule minima|rise    ppl: Meta-Chunking's local minima (default) or cut before a rise\n"  \
     "                        of >= --threshold (ours; better on the SciFact benchmark)\n"        \
+    "  --score ppl|gain      ppl: sentence score = mean NLL (default), or its context gain: the\n" \
+    "                        NLL with the document cache minus the NLL of the reference alone\n"  \
     "  --lm INDEX            ppl: the infinity-gram of an index built by idx build (FM-index);\n" \
     "                        a document whose first 256 bytes occur in it is refused\n"           \
     "  --lm-ref PATH         ppl: or an in-memory reference corpus (repeatable);\n"               \
@@ -230,6 +239,7 @@ static idx_err finish_opts(const char *cmd, chunk_args *a, idx_chunk_reflm **lm)
         a->cache_lm.max_context = a->max_context;
         a->o.lm.nll = idx_chunk_cache_nll;
         a->o.lm.ud = &a->cache_lm;
+        if (a->score_gain) a->o.lm_contrast = a->cache_lm.base;
     } else if (a->nlm_ref || a->lm_index) {
         return idx_fail(IDX_ERR_INVALID, "--lm and --lm-ref are only for --chunker ppl");
     }
@@ -550,7 +560,10 @@ static int cmd_chunk_eval(int argc, char **argv) {
         idx_chunk_kind kind;
         idx_chunk_knob knob = IDX_CHUNK_KNOB_AUTO;
         if (strcmp(tok, "ppl-merge") == 0) { kind = IDX_CHUNK_PPL; knob = IDX_CHUNK_KNOB_MERGE; }
-        else if (strcmp(tok, "ppl-rise") == 0) { kind = IDX_CHUNK_PPL; knob = IDX_CHUNK_KNOB_THRESHOLD; }
+        else if (strncmp(tok, "ppl-", 4) == 0 && (strstr(tok, "rise") || strstr(tok, "gain"))) {
+            kind = IDX_CHUNK_PPL;
+            knob = IDX_CHUNK_KNOB_THRESHOLD;
+        }
         else if (strcmp(tok, "sentence-merge") == 0) { kind = IDX_CHUNK_SENTENCE; knob = IDX_CHUNK_KNOB_MERGE; }
         else if ((e = idx_chunk_kind_parse(tok, &kind))) break;
         else if (kind == IDX_CHUNK_PPL) knob = IDX_CHUNK_KNOB_THRESHOLD;
@@ -558,12 +571,13 @@ static int cmd_chunk_eval(int argc, char **argv) {
         idx_chunk_opts_init(&o, kind);
         if (a.o.tt_block) o.tt_block = a.o.tt_block;
         o.ppl_threshold = a.o.ppl_threshold;
-        if (strcmp(tok, "ppl-rise") == 0) o.ppl_rule = 1;
+        if (strstr(tok, "rise")) o.ppl_rule = 1;
         if (kind == IDX_CHUNK_PPL) {
             a.cache_lm = a.fmlm ? (idx_chunk_cache_lm){{idx_chunk_fmlm_nll, a.fmlm}, a.cache, a.lambda, a.max_context}
                                 : (idx_chunk_cache_lm){{idx_chunk_reflm_nll, lm}, a.cache, a.lambda, a.max_context};
             o.lm.nll = idx_chunk_cache_nll;
             o.lm.ud = &a.cache_lm;
+            if (strstr(tok, "gain")) o.lm_contrast = a.cache_lm.base;
         }
         idx_chunk_eval_result r;
         double tgt = kind == IDX_CHUNK_FIXED_WORDS ? 0 : target;
@@ -607,7 +621,8 @@ IDX_CLI_COMMAND(chunk-eval, cmd_chunk_eval, "segmentation benchmark: Pk/WindowDi
                 "chunker at the same mean chunk length (the mean document length unless --target).\n"
                 "  --texts N (20) --docs-per-text N (10) --seed N (1) --ref-docs N (2000)\n"
                 "  --chunkers LIST       comma-separated (fixed,recursive,texttiling,ppl,ppl-merge);\n"
-                "                        ppl calibrates theta, ppl-merge merges theta=0 chunks (Meta-Chunking)\n"
+                "                        ppl calibrates theta, ppl-merge merges theta=0 chunks (Meta-Chunking);\n"
+                "                        ppl-rise: rise rule; ppl-gain, ppl-gain-rise: context-gain score\n"
                 "  --target W            mean chunk length in words to calibrate to\n"
                 "  --lm INDEX            ppl reference: an index built by idx build (its documents must not\n"
                 "                        include the text documents; checked) instead of --ref-docs\n"

@@ -380,6 +380,20 @@ static void test_ppl_rule(void **st) {
     l = run(&o, t, strlen(t));
     assert_int_equal(l.n, 1);
     idx_chunk_list_free(&l);
+    /* contrast model = the model itself: every score is 0, no boundary */
+    o.ppl_threshold = 0;
+    o.lm_contrast.nll = digit_lm;
+    l = run(&o, t, strlen(t));
+    assert_int_equal(l.n, 1);
+    idx_chunk_list_free(&l);
+    /* rise rule: rises 1->7 and 2->9 cut after sentences 1 and 3 */
+    o.lm_contrast.nll = NULL;
+    o.ppl_rule = 1;
+    o.ppl_threshold = 5.5;
+    l = run(&o, t, strlen(t));
+    assert_int_equal(l.n, 3);
+    assert_int_equal(l.spans[0].end, strlen("A5 xx. B1 yy. "));
+    idx_chunk_list_free(&l);
 }
 
 /* naive count of (possibly overlapping) occurrences of p in t */

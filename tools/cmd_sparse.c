@@ -91,7 +91,9 @@ IDX_CLI_COMMAND(index-sparse, cmd_index_sparse, "build a BM25 inverted index (sp
     "       idx retrieve INDEX --queries FILE [-o RUN] [-k N] [--tag TAG] [--k1 X] [--b X] [--exhaustive]\n" \
     "Top-k BM25 (Lucene variant, exact document lengths; defaults k1=0.9 b=0.4, k=10; 1000 in batch).\n" \
     "Batch: FILE is BEIR queries.jsonl or TSV id<TAB>text; writes a TREC run 'qid Q0 docid rank score tag'\n" \
-    "to RUN (default stdout) and throughput and latency figures to stderr.\n"
+    "to RUN (default stdout) and throughput and latency figures to stderr.\n" \
+    "--lucene-norms: quantise document lengths like Lucene's 1-byte norms (to compare);\n" \
+    "--max-query-terms N: distinct analysed terms allowed (default 1024).\n"
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;

@@ -36,6 +36,9 @@ size_t idx_encoder_dim(const idx_encoder *e) { return e->dim; }
 const char *idx_encoder_name(const idx_encoder *e) { return e->name; }
 size_t idx_encoder_num_labels(const idx_encoder *e) { return e->labels; }
 size_t idx_encoder_max_seq_len(const idx_encoder *e) { return e->max_len; }
+int idx_encoder_normalized(const idx_encoder *e) {
+    return e->kind == KIND_USE ? 1 : enc_bert_config(e->bert)->normalize;
+}
 
 const char *idx_encoder_token(const idx_encoder *e, int32_t id) {
     return e->kind == KIND_BERT ? enc_wp_piece(e->wp, id) : enc_spm_piece(e->spm, id);

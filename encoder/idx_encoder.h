@@ -78,6 +78,9 @@ const char *idx_encoder_name(const idx_encoder *e);
 /* Number of classifier outputs of a cross-encoder (0 for a bi-encoder). */
 size_t idx_encoder_num_labels(const idx_encoder *e);
 
+/* 1 if idx_encoder_embed returns unit vectors (dot product = cosine). */
+int idx_encoder_normalized(const idx_encoder *e);
+
 /* Maximum tokens per sequence after the options were applied. */
 size_t idx_encoder_max_seq_len(const idx_encoder *e);
 

@@ -98,7 +98,8 @@ static void check_embed(const char *name, int threads, size_t batch, int query) 
         for (size_t k = 0; k < dim; k++) ref[k] = json_number_value(json_array_get(row, k));
         double c = cosine(out + i * dim, ref, dim);
         if (c < 0.9999) fail_msg("%s text %zu: cosine %.6f < 0.9999", name, i, c);
-        if (strstr(idx_encoder_name(e), ":norm")) { /* normalised: same vector, not just same direction */
+        assert_int_equal(idx_encoder_normalized(e), strstr(idx_encoder_name(e), ":norm") != NULL);
+        if (idx_encoder_normalized(e)) { /* normalised: same vector, not just same direction */
             for (size_t k = 0; k < dim; k++) assert_true(fabs(out[i * dim + k] - ref[k]) < 1e-4);
         }
     }

@@ -308,6 +308,7 @@ HARD = [
     "",
     "tokenizer tokenizers zzzqqq x1y2",
     "the quick brown fox jumps over the lazy dog " * 8,
+    "\u023a\u023a\u023a\u023a grows when lower-cased; \u0130stanbul \u212b",
 ]
 PAIRS = [
     ("what is dense retrieval?", "dense retrieval uses a neural network model to index vectors."),

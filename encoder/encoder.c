@@ -210,6 +210,10 @@ static idx_err tokenize(const idx_encoder *e, const char *prefix, const char *a,
         alen += pl;
     }
     size_t M = e->max_len;
+    if (e->kind == KIND_USE && b) {
+        free(joined);
+        return idx_fail(IDX_ERR_UNSUPPORTED, "%s embeds single texts, not pairs", e->name);
+    }
     if (e->kind == KIND_USE) {
         rc = enc_spm_encode(e->spm, a, alen, 0, &tb->ids, &tb->n, &tb->cap);
         if (!rc && tb->n > M) tb->n = M;

@@ -89,6 +89,7 @@ static void test_basic(void **s) {
     assert_int_equal(idx_encoder_embed(e, lt, NULL, 2, 0, v), IDX_OK);
     assert_true(cosine(v, v + 512, 512) > 0.99999);
     /* a bi-encoder only */
+    assert_int_equal(idx_encoder_tokenize(e, "a", 1, "b", 1, ids, 256, &n), IDX_ERR_UNSUPPORTED);
     float x;
     assert_int_equal(idx_encoder_score_pairs(e, t, t, 1, &x), IDX_ERR_UNSUPPORTED);
     free(longtext);

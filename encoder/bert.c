@@ -9,6 +9,10 @@
  * from model.safetensors under the standard names, with or without the
  * "bert." prefix (BertModel vs BertFor* checkpoints), LayerNorm weight/bias
  * or gamma/beta. Every tensor's shape is checked against config.json.
+ * RoBERTa / XLM-RoBERTa (bge-reranker) differ only in the "roberta." prefix,
+ * position ids that start at pad_token_id + 1, and the classification head
+ * (classifier.dense + tanh on the first token, then classifier.out_proj,
+ * instead of BERT's pooler + classifier).
  * sentence-transformers files choose pooling and normalisation: modules.json
  * (a Normalize module => L2), 1_Pooling/config.json (pooling_mode_cls_token /
  * pooling_mode_mean_tokens), sentence_bert_config.json (max_seq_length).
@@ -186,8 +190,11 @@ idx_err enc_bert_load(const char *dir, const idx_encoder_opts *o, enc_bert **out
     }
     if (!json_is_object(cfg)) { rc = idx_fail(IDX_ERR_PARSE, "%s: not a JSON object", cpath); goto out; }
     const char *mt = json_string_value(json_object_get(cfg, "model_type"));
-    if (mt && strcmp(mt, "bert") != 0)
-        { rc = idx_fail(IDX_ERR_UNSUPPORTED, "%s: model_type '%s' (only 'bert' is supported)", cpath, mt); goto out; }
+    if (mt && strcmp(mt, "bert") != 0 && strcmp(mt, "xlm-roberta") != 0 && strcmp(mt, "roberta") != 0) {
+        rc = idx_fail(IDX_ERR_UNSUPPORTED, "%s: model_type '%s' (bert, roberta or xlm-roberta supported)", cpath, mt);
+        goto out;
+    }
+    m->c.roberta = mt && strcmp(mt, "bert") != 0;
     const char *pe = json_string_value(json_object_get(cfg, "position_embedding_type"));
     if (pe && strcmp(pe, "absolute") != 0)
         { rc = idx_fail(IDX_ERR_UNSUPPORTED, "%s: position_embedding_type '%s'", cpath, pe); goto out; }
@@ -210,12 +217,25 @@ idx_err enc_bert_load(const char *dir, const idx_encoder_opts *o, enc_bert **out
                       c->hidden, c->heads);
         goto out;
     }
+    if (c->roberta) { /* position ids run from pad_token_id + 1 (fairseq convention) */
+        size_t pad = 1;
+        if (json_object_get(cfg, "pad_token_id") &&
+            (rc = cfg_size(cfg, cpath, "pad_token_id", 1, 1 << 24, &pad)))
+            goto out;
+        c->pos_offset = pad + 1;
+        if (c->max_pos <= c->pos_offset + 2) {
+            rc = idx_fail(IDX_ERR_PARSE, "%s: max_position_embeddings %zu too small", cpath, c->max_pos);
+            goto out;
+        }
+    }
     json_t *eps = json_object_get(cfg, "layer_norm_eps");
     c->ln_eps = json_is_number(eps) ? (float)json_number_value(eps) : 1e-12f;
     if (!(c->ln_eps >= 0 && c->ln_eps < 1)) { rc = idx_fail(IDX_ERR_PARSE, "%s: bad layer_norm_eps", cpath); goto out; }
 
     if ((rc = enc_st_open(wpath, &st))) goto out;
-    const char *px = enc_st_find(&st, "bert.embeddings.word_embeddings.weight") ? "bert." : "";
+    const char *px = enc_st_find(&st, "bert.embeddings.word_embeddings.weight")      ? "bert."
+                     : enc_st_find(&st, "roberta.embeddings.word_embeddings.weight") ? "roberta."
+                                                                                     : "";
     uint64_t H = c->hidden, IM = c->inter;
     if ((rc = get(&st, px, "embeddings.word_embeddings.weight", 2, c->vocab, H, &m->word)) ||
         (rc = get(&st, px, "embeddings.position_embeddings.weight", 2, c->max_pos, H, &m->pos)) ||
@@ -267,7 +287,24 @@ idx_err enc_bert_load(const char *dir, const idx_encoder_opts *o, enc_bert **out
             (rc = get(&st, px, "pooler.dense.bias", 1, H, 0, &m->pool_b)))
             goto out;
     }
-    const enc_st_tensor *ct = enc_st_find(&st, "classifier.weight");
+    const enc_st_tensor *rt = enc_st_find(&st, "classifier.out_proj.weight");
+    if (rt) { /* RobertaClassificationHead: dense + tanh on the first token, then out_proj */
+        if (rt->ndim != 2 || rt->shape[0] == 0 || rt->shape[0] > 4096) {
+            rc = idx_fail(IDX_ERR_CORRUPT, "%s: tensor 'classifier.out_proj.weight' must be [num_labels, %llu]", wpath,
+                          (unsigned long long)H);
+            goto out;
+        }
+        c->labels = (size_t)rt->shape[0];
+        free(m->pool_w);
+        free(m->pool_b);
+        m->pool_w = m->pool_b = NULL;
+        if ((rc = get(&st, "", "classifier.dense.weight", 2, H, H, &m->pool_w)) ||
+            (rc = get(&st, "", "classifier.dense.bias", 1, H, 0, &m->pool_b)) ||
+            (rc = get(&st, "", "classifier.out_proj.weight", 2, c->labels, H, &m->cls_w)) ||
+            (rc = get(&st, "", "classifier.out_proj.bias", 1, c->labels, 0, &m->cls_b)))
+            goto out;
+    }
+    const enc_st_tensor *ct = rt ? NULL : enc_st_find(&st, "classifier.weight");
     if (ct) {
         if (ct->ndim != 2 || ct->shape[0] == 0 || ct->shape[0] > 4096) {
             rc = idx_fail(IDX_ERR_CORRUPT, "%s: tensor 'classifier.weight' must be [num_labels, %llu]", wpath,
@@ -289,6 +326,7 @@ idx_err enc_bert_load(const char *dir, const idx_encoder_opts *o, enc_bert **out
     if ((rc = st_config(dir, &pooling, &norm, &st_max))) goto out;
     c->pooling = o && o->pooling ? (int)o->pooling : pooling;
     c->normalize = o && o->normalize ? o->normalize == IDX_ENCODER_NORM_ON : norm;
+    c->max_pos -= c->pos_offset; /* usable positions */
     if (st_max && st_max < c->max_pos) c->max_pos = st_max; /* the model was trained up to this length */
 out:
     enc_st_close(&st);
@@ -361,7 +399,7 @@ idx_err enc_bert_forward(const enc_bert *m, const enc_seq *seqs, size_t n, float
     /* embeddings */
     for (size_t s = 0, r = 0; s < n; s++)
         for (size_t t = 0; t < seqs[s].len; t++, r++) {
-            const float *we = m->word + (size_t)seqs[s].ids[t] * H, *pe = m->pos + t * H,
+            const float *we = m->word + (size_t)seqs[s].ids[t] * H, *pe = m->pos + (t + c->pos_offset) * H,
                         *te = m->type + (size_t)(seqs[s].types ? seqs[s].types[t] : 0) * H;
             for (size_t j = 0; j < H; j++) X[r * H + j] = we[j] + pe[j] + te[j];
         }

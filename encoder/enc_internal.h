@@ -104,6 +104,18 @@ int32_t enc_wp_special(const enc_wordpiece *wp, int which); /* 0 CLS 1 SEP 2 UNK
 idx_err enc_wp_encode(const enc_wordpiece *wp, const char *text, size_t len, int32_t **ids,
                       size_t *n, size_t *cap, size_t limit);
 
+/* ---------------- Unigram from tokenizer.json (unigram.c) ---------------- */
+
+typedef struct enc_unigram enc_unigram;
+idx_err enc_ug_load_tokenizer_json(const char *path, enc_unigram **out);
+void enc_ug_free(enc_unigram *u);
+size_t enc_ug_vocab_size(const enc_unigram *u);
+const char *enc_ug_piece(const enc_unigram *u, int32_t id);
+int32_t enc_ug_id(const enc_unigram *u, const char *p, size_t n); /* -1 if absent */
+/* Appends the ids of text (no special tokens), at most up to limit ids. */
+idx_err enc_ug_encode(const enc_unigram *u, const char *text, size_t len, int32_t **ids, size_t *n, size_t *cap,
+                      size_t limit);
+
 /* ---------------- SentencePiece unigram (sentencepiece.c) ---------------- */
 
 typedef struct enc_spm enc_spm;
@@ -129,6 +141,8 @@ typedef struct {
 typedef struct enc_bert enc_bert;
 typedef struct {
     size_t hidden, layers, heads, inter, max_pos, type_vocab, vocab, labels;
+    int roberta;       /* RoBERTa/XLM-R: positions start at pad_token_id + 1, classifier.dense + out_proj */
+    size_t pos_offset; /* first position id (0 for BERT, pad_token_id + 1 for RoBERTa) */
     float ln_eps;
     int pooling;   /* IDX_ENCODER_POOL_CLS or _MEAN (resolved) */
     int normalize; /* 1 or 0 (resolved) */

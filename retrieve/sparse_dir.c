@@ -436,7 +436,8 @@ idx_err idx_sparse_build_from_store(const char *index_dir, const idx_text_config
  * builder; check (may be NULL) rejects ids already live elsewhere. */
 static idx_err ingest_corpus(const char *const *paths, size_t npaths, const idx_corpus_opts *copts,
                              const char *docs_part_dir, idx_sparse_builder *b, seg_sink *k,
-                             const idx_sparse *check, idx_progress *prog, uint64_t *count) {
+                             const idx_sparse *check, idx_progress *prog, uint64_t *count,
+                             uint64_t *text_bytes) {
     idx_corpus *c = NULL;
     idx_docs_writer *w = NULL;
     idx_err e = idx_corpus_open(paths, npaths, copts, &c);
@@ -474,6 +475,11 @@ static idx_err ingest_corpus(const char *const *paths, size_t npaths, const idx_
         w = NULL;
     }
     idx_docs_writer_abort(w);
+    if (text_bytes && c) {
+        idx_corpus_stats cs;
+        idx_corpus_get_stats(c, &cs);
+        *text_bytes = cs.text_bytes;
+    }
     idx_corpus_close(c);
     *count = n;
     return e;
@@ -496,8 +502,8 @@ idx_err idx_sparse_build_from_corpus(const char *index_dir, const char *const *p
     if ((e = idx_mkdirs(docs_dir)) || (e = idx_mkdirs(sdir))) goto out;
     sink_ok = 1;
     if ((e = sink_init(&k, cfg, sdir, memory ? memory : IDX_SPARSE_BUILD_MEMORY))) goto out;
-    uint64_t n;
-    if ((e = ingest_corpus(paths, npaths, copts, docs_dir, NULL, &k, NULL, prog, &n))) goto out;
+    uint64_t n, tbytes = 0;
+    if ((e = ingest_corpus(paths, npaths, copts, docs_dir, NULL, &k, NULL, prog, &n, &tbytes))) goto out;
     if ((e = sink_flush(&k))) goto out;
     if ((e = save_json_file(sdir, SEGMENTS_FILE, k.sj))) goto out;
     json_t *m = idx_manifest_new();
@@ -507,8 +513,9 @@ idx_err idx_sparse_build_from_corpus(const char *index_dir, const char *const *p
         parts = json_object();
         json_object_set_new(m, "parts", parts);
     }
-    json_object_set_new(parts, "docs", json_pack("{s:s,s:i,s:s,s:I}", "format", "idx-docs", "version", 1, "dir",
-                                                 "docs", "documents", (json_int_t)n));
+    /* the same record `idx build` writes for its document store */
+    json_object_set_new(parts, "docs", json_pack("{s:i,s:s,s:I,s:I}", "version", 1, "file", "docs/docs.idx", "docs",
+                                                 (json_int_t)n, "text_bytes", (json_int_t)tbytes));
     e = idx_manifest_save(tmp, m);
     json_decref(m);
     if (e) goto out;
@@ -561,7 +568,7 @@ idx_err idx_sparse_add(const char *index_dir, const char *const *paths, size_t n
     }
     if (!e) e = idx_mkdirs(docs_dir);
     uint64_t n = 0;
-    if (!e) e = ingest_corpus(paths, npaths, copts, docs_dir, b, NULL, s, prog, &n);
+    if (!e) e = ingest_corpus(paths, npaths, copts, docs_dir, b, NULL, s, prog, &n, NULL);
     if (!e) e = write_seg_file(b, tmp, name);
     if (!e) {
         sj = segments_of(s, s->next_seg + 1);

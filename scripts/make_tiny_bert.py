@@ -10,6 +10,9 @@ tests/encoder/data):
                tokenizer.json instead of vocab.txt, CLS pooling, no Normalize
   tiny-cross/  BertForSequenceClassification (bert. prefix, pooler,
                classifier [1, H]), vocab.txt
+  tiny-xlmr-cross/  XLMRobertaForSequenceClassification (roberta. prefix,
+               positions from pad_token_id + 1, classifier.dense/out_proj),
+               tokenizer.json with a SentencePiece Unigram model
   expected.json  golden tokenizations of hard strings, embeddings for each
                  bi-encoder and logits for (query, passage) pairs
 The reference forward pass below is a plain padded-batch implementation in
@@ -137,6 +140,90 @@ def encode(text, vocab, max_len, pair=None, prefix=""):
     return ids, [0] * (len(a) + 2) + [1] * (len(b) + 1)
 
 
+# ---------------------------------------------------------------- Unigram (tokenizers' Unigram model)
+# Normaliser approximated as in encoder/unigram.c: NFKC, Cc/Cf removed, whitespace
+# split, U+2581 prefix per word; Viterbi with strict improvement (earliest start
+# wins ties), unknown characters at min_score - 10, consecutive unknowns fused.
+
+
+def unigram_encode(text, pieces, unk_id):
+    table = {}
+    for i, (p, _) in enumerate(pieces):
+        table[p] = i  # a later duplicate wins
+    min_score = min(sc for _, sc in pieces)
+    maxlen = max(len(p) for p, _ in pieces)
+    text = unicodedata.normalize("NFKC", text)
+    words, cur = [], []
+    for ch in text + " ":
+        cat = unicodedata.category(ch)
+        if ch in " \t\n\r" or cat in ("Zs", "Zl", "Zp"):
+            if cur:
+                words.append("\u2581" + "".join(cur))
+            cur = []
+        elif cat not in ("Cc", "Cf"):
+            cur.append(ch)
+    out = []
+    for w in words:
+        n = len(w)
+        best = [0.0] * (n + 1)
+        frm = [-1] * (n + 1)
+        pid = [-1] * (n + 1)
+        frm[0] = 0
+        for st in range(n):
+            if frm[st] < 0:
+                continue
+            single = False
+            for l in range(1, min(maxlen, n - st) + 1):
+                i = table.get(w[st:st + l])
+                if i is None:
+                    continue
+                single = single or l == 1
+                sc = best[st] + pieces[i][1]
+                if frm[st + l] < 0 or sc > best[st + l]:
+                    best[st + l], frm[st + l], pid[st + l] = sc, st, i
+            if not single:
+                sc = best[st] + min_score - 10.0
+                if frm[st + 1] < 0 or sc > best[st + 1]:
+                    best[st + 1], frm[st + 1], pid[st + 1] = sc, st, unk_id
+        ids, e = [], n
+        while e > 0:
+            ids.append(pid[e])
+            e = frm[e]
+        prev = False
+        for i in reversed(ids):
+            if not (prev and i == unk_id):
+                out.append(i)
+            prev = i == unk_id
+    return out
+
+
+def xlmr_encode(a, b, pieces, max_len):
+    s, e = 0, 2  # <s>, </s>
+    x = unigram_encode(a, pieces, 3)
+    if b is None:
+        return [s] + x[: max_len - 2] + [e]
+    y = unigram_encode(b, pieces, 3)
+    while len(x) + len(y) > max_len - 4:
+        if len(x) > len(y):
+            x = x[:-1]
+        else:
+            y = y[:-1]
+    return [s] + x + [e, e] + y + [e]
+
+
+def build_unigram_vocab(rng):
+    v = [["<s>", 0.0], ["<pad>", 0.0], ["</s>", 0.0], ["<unk>", 0.0]]
+    seen = set(p for p, _ in v)
+    cands = ["\u2581" + w for w in WORDS if not w.startswith("#")] + [w for w in WORDS if not w.startswith("#")]
+    cands += ["\u2581"] + [chr(c) for c in range(ord("a"), ord("z") + 1)] + list(".,!?;:'()-") + CJK
+    cands += ["\u2581" + chr(c) for c in range(ord("a"), ord("z") + 1)] + ["ing", "ed", "er", "un", "aff", "able", "é"]
+    for p in cands:
+        if p not in seen:
+            seen.add(p)
+            v.append([p, float(np.round(-rng.uniform(2, 12), 4))])
+    return v
+
+
 # ---------------------------------------------------------------- vocabulary
 
 WORDS = """the a an of and to in is for on with what how why who query passage search retrieval dense
@@ -171,7 +258,7 @@ def layer_norm(x, g, b, eps):
     return (x - mu) / np.sqrt(var + eps) * g + b
 
 
-def forward(W, cfg, batch_ids, batch_types):
+def forward(W, cfg, batch_ids, batch_types, pos_offset=0):
     """Padded batch, additive mask (-1e9 on padded keys), float64."""
     H, nh = cfg["hidden_size"], cfg["num_attention_heads"]
     dh = H // nh
@@ -186,7 +273,8 @@ def forward(W, cfg, batch_ids, batch_types):
         types[i, : len(t)] = t
         mask[i, : len(x)] = 1
     g = lambda n: W[n].astype(np.float64)
-    x = g("embeddings.word_embeddings.weight")[ids] + g("embeddings.position_embeddings.weight")[np.arange(L)][None] \
+    x = g("embeddings.word_embeddings.weight")[ids] \
+        + g("embeddings.position_embeddings.weight")[pos_offset + np.arange(L)][None] \
         + g("embeddings.token_type_embeddings.weight")[types]
     x = layer_norm(x, g("embeddings.LayerNorm.weight"), g("embeddings.LayerNorm.bias"), eps)
     bias = (1.0 - mask)[:, None, None, :] * -1e9
@@ -308,6 +396,7 @@ HARD = [
     "",
     "tokenizer tokenizers zzzqqq x1y2",
     "the quick brown fox jumps over the lazy dog " * 8,
+    "\u023a\u023a\u023a\u023a grows when lower-cased; \u0130stanbul \u212b",
 ]
 PAIRS = [
     ("what is dense retrieval?", "dense retrieval uses a neural network model to index vectors."),
@@ -408,6 +497,37 @@ def main():
     pooled = np.tanh(x[:, 0] @ W["pooler.dense.weight"].astype(np.float64).T + W["pooler.dense.bias"])
     logits = pooled @ W["classifier.weight"].astype(np.float64).T + W["classifier.bias"]
     expected["models"]["tiny-cross"] = {"pairs": [list(p) for p in PAIRS], "logits": logits.tolist()}
+
+    # tiny-xlmr-cross: XLMRobertaForSequenceClassification with a Unigram tokenizer.json
+    d = os.path.join(out, "tiny-xlmr-cross")
+    os.makedirs(d, exist_ok=True)
+    pieces = build_unigram_vocab(rng)
+    U = len(pieces)
+    cfg = config(U, architectures=["XLMRobertaForSequenceClassification"], model_type="xlm-roberta",
+                 pad_token_id=1, bos_token_id=0, eos_token_id=2, max_position_embeddings=66, type_vocab_size=1,
+                 layer_norm_eps=1e-5)
+    W = random_weights(rng, cfg, U)
+    H = cfg["hidden_size"]
+    W["classifier.dense.weight"] = rng.normal(0, 0.2, size=(H, H)).astype(np.float32)
+    W["classifier.dense.bias"] = rng.normal(0, 0.2, size=H).astype(np.float32)
+    W["classifier.out_proj.weight"] = rng.normal(0, 0.2, size=(1, H)).astype(np.float32)
+    W["classifier.out_proj.bias"] = rng.normal(0, 0.2, size=1).astype(np.float32)
+    named = {("" if k.startswith("classifier") else "roberta.") + k: v for k, v in W.items()}
+    write_safetensors(os.path.join(d, "model.safetensors"), named)
+    json.dump(cfg, open(os.path.join(d, "config.json"), "w"), indent=1)
+    tj = {"version": "1.0",
+          "normalizer": {"type": "Sequence", "normalizers": [{"type": "NFKC"}]},
+          "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+              {"type": "WhitespaceSplit"}, {"type": "Metaspace", "replacement": "\u2581", "add_prefix_space": True}]},
+          "model": {"type": "Unigram", "unk_id": 3, "vocab": pieces}}
+    json.dump(tj, open(os.path.join(d, "tokenizer.json"), "w", encoding="utf-8"), ensure_ascii=False)
+    xp = [xlmr_encode(a, b, pieces, 64) for a, b in PAIRS]
+    x, mask = forward(W, cfg, xp, [[0] * len(i) for i in xp], pos_offset=2)
+    pooled = np.tanh(x[:, 0] @ W["classifier.dense.weight"].astype(np.float64).T + W["classifier.dense.bias"])
+    logits = pooled @ W["classifier.out_proj.weight"].astype(np.float64).T + W["classifier.out_proj.bias"]
+    expected["models"]["tiny-xlmr-cross"] = {"pairs": [list(p) for p in PAIRS], "logits": logits.tolist(),
+                                             "ids": xp}
+    expected["tokenize_unigram"] = [{"text": t, "ids": xlmr_encode(t, None, pieces, 64)} for t in HARD]
 
     with open(os.path.join(out, "expected.json"), "w", encoding="utf-8") as f:
         json.dump(expected, f, ensure_ascii=False, indent=0)

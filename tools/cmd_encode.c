@@ -173,8 +173,9 @@ static int cmd_encode(int argc, char **argv) {
     idx_err rc = idx_encoder_load(model, &o, &e);
     if (rc) return idx_cli_fail("encode", rc);
     if (flags[4]) {
-        printf("{\"name\":\"%s\",\"dim\":%zu,\"max_seq_len\":%zu,\"num_labels\":%zu}\n", idx_encoder_name(e),
-               idx_encoder_dim(e), idx_encoder_max_seq_len(e), idx_encoder_num_labels(e));
+        printf("{\"name\":\"%s\",\"dim\":%zu,\"max_seq_len\":%zu,\"num_labels\":%zu,\"normalized\":%s}\n",
+               idx_encoder_name(e), idx_encoder_dim(e), idx_encoder_max_seq_len(e), idx_encoder_num_labels(e),
+               idx_encoder_normalized(e) ? "true" : "false");
         idx_encoder_free(e);
         return 0;
     }

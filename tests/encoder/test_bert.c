@@ -98,7 +98,8 @@ static void check_embed(const char *name, int threads, size_t batch, int query) 
         for (size_t k = 0; k < dim; k++) ref[k] = json_number_value(json_array_get(row, k));
         double c = cosine(out + i * dim, ref, dim);
         if (c < 0.9999) fail_msg("%s text %zu: cosine %.6f < 0.9999", name, i, c);
-        if (strstr(idx_encoder_name(e), ":norm")) { /* normalised: same vector, not just same direction */
+        assert_int_equal(idx_encoder_normalized(e), strstr(idx_encoder_name(e), ":norm") != NULL);
+        if (idx_encoder_normalized(e)) { /* normalised: same vector, not just same direction */
             for (size_t k = 0; k < dim; k++) assert_true(fabs(out[i * dim + k] - ref[k]) < 1e-4);
         }
     }
@@ -154,6 +155,59 @@ static void test_cross_encoder(void **s) {
     float x;
     assert_int_equal(idx_encoder_score_pairs(b, &q, &p, 1, &x), IDX_ERR_UNSUPPORTED);
     idx_encoder_free(b);
+    json_decref(ex);
+}
+
+/* XLM-RoBERTa cross-encoder (bge-reranker layout) with a Unigram tokenizer.json. */
+static void test_xlmr_cross_encoder(void **s) {
+    (void)s;
+    json_t *ex = expected();
+    idx_encoder *e = load(DATA "/tiny-xlmr-cross", NULL);
+    assert_non_null(strstr(idx_encoder_name(e), "xlmr:"));
+    assert_int_equal(idx_encoder_max_seq_len(e), 64);
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(ex, "tokenize_unigram"), i, t) {
+        json_t *text = json_object_get(t, "text"), *ids = json_object_get(t, "ids");
+        int32_t got[256];
+        size_t n;
+        assert_int_equal(idx_encoder_tokenize(e, json_string_value(text), json_string_length(text), NULL, 0, got,
+                                              256, &n), IDX_OK);
+        if (n != json_array_size(ids)) fail_msg("text %zu: %zu tokens, expected %zu", i, n, json_array_size(ids));
+        for (size_t k = 0; k < n; k++)
+            if (got[k] != json_integer_value(json_array_get(ids, k)))
+                fail_msg("text %zu token %zu: got %d (%s), expected %lld", i, k, got[k], idx_encoder_token(e, got[k]),
+                         json_integer_value(json_array_get(ids, k)));
+    }
+    json_t *m = json_object_get(json_object_get(ex, "models"), "tiny-xlmr-cross");
+    json_t *pairs = json_object_get(m, "pairs"), *logits = json_object_get(m, "logits");
+    size_t n = json_array_size(pairs);
+    const char *q[16], *p[16];
+    float out[16];
+    for (i = 0; i < n; i++) {
+        q[i] = json_string_value(json_array_get(json_array_get(pairs, i), 0));
+        p[i] = json_string_value(json_array_get(json_array_get(pairs, i), 1));
+        json_t *ids = json_array_get(json_object_get(m, "ids"), i);
+        int32_t got[256];
+        size_t k;
+        assert_int_equal(idx_encoder_tokenize(e, q[i], strlen(q[i]), p[i], strlen(p[i]), got, 256, &k), IDX_OK);
+        assert_int_equal(k, json_array_size(ids));
+        for (size_t j = 0; j < k; j++) assert_int_equal(got[j], json_integer_value(json_array_get(ids, j)));
+    }
+    assert_int_equal(idx_encoder_score_pairs(e, q, p, n, out), IDX_OK);
+    for (i = 0; i < n; i++) {
+        double ref = json_number_value(json_array_get(json_array_get(logits, i), 0));
+        if (fabs(out[i] - ref) > 1e-4) fail_msg("pair %zu: logit %.6f, expected %.6f", i, out[i], ref);
+    }
+    idx_encoder_free(e);
+    /* a RoBERTa directory without tokenizer.json */
+    char *d = t_tmpdir();
+    assert_int_equal(t_sh("cp -r '%s/tiny-xlmr-cross/.' '%s/' && rm '%s/tokenizer.json'", DATA, d, d), 0);
+    idx_encoder *bad = NULL;
+    assert_int_equal(idx_encoder_load(d, NULL, &bad), IDX_ERR_NOT_FOUND);
+    assert_non_null(strstr(idx_errmsg(), "tokenizer.json"));
+    idx_rmtree(d);
+    free(d);
     json_decref(ex);
 }
 
@@ -430,7 +484,7 @@ int main(void) {
         cmocka_unit_test(test_embed_st),           cmocka_unit_test(test_embed_cls_f16),
         cmocka_unit_test(test_cross_encoder),      cmocka_unit_test(test_long_and_empty),
         cmocka_unit_test(test_bad_models),         cmocka_unit_test(test_cli),
-        cmocka_unit_test(test_concurrent_calls),
+        cmocka_unit_test(test_concurrent_calls),   cmocka_unit_test(test_xlmr_cross_encoder),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -53,6 +53,7 @@ static void test_basic(void **s) {
     assert_int_equal(idx_encoder_dim(e), 512);
     assert_string_equal(idx_encoder_name(e), "use-lite-en:512");
     assert_int_equal(idx_encoder_max_seq_len(e), 128);
+    assert_int_equal(idx_encoder_normalized(e), 1);
     float *a = calloc(NS * 512, sizeof(float)), *b = calloc(NS * 512, sizeof(float));
     assert_int_equal(idx_encoder_embed(e, sentences, NULL, NS, 0, a), IDX_OK);
     for (size_t i = 0; i < NS; i++) {
@@ -88,6 +89,7 @@ static void test_basic(void **s) {
     assert_int_equal(idx_encoder_embed(e, lt, NULL, 2, 0, v), IDX_OK);
     assert_true(cosine(v, v + 512, 512) > 0.99999);
     /* a bi-encoder only */
+    assert_int_equal(idx_encoder_tokenize(e, "a", 1, "b", 1, ids, 256, &n), IDX_ERR_UNSUPPORTED);
     float x;
     assert_int_equal(idx_encoder_score_pairs(e, t, t, 1, &x), IDX_ERR_UNSUPPORTED);
     free(longtext);

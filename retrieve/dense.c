@@ -63,6 +63,7 @@ idx_err idx_dense_writer_new(uint32_t dim, idx_dense_writer **out) {
 }
 
 idx_err idx_dense_writer_add(idx_dense_writer *w, const float *vecs, size_t n, const uint64_t *doc_ids) {
+    if (n == 0) return IDX_OK;
     size_t total = w->rows + n, bytes;
     if (total < w->rows) return idx_fail(IDX_ERR_LIMIT, "too many vectors");
     for (size_t i = 0; i < n * (size_t)w->dim; i++)

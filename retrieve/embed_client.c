@@ -104,7 +104,9 @@ idx_err idx_embedder_new(const idx_embedder_opts *o, idx_embedder **out) {
     idx_embedder *e = calloc(1, sizeof *e);
     if (!e) return idx_fail(IDX_ERR_NOMEM, "out of memory");
     e->local = local;
-    e->model = dupstr(o->model);
+    /* a local model directory is recorded absolute, so that queries find it from anywhere */
+    e->model = local ? realpath(o->model, NULL) : NULL;
+    if (!e->model) e->model = dupstr(o->model);
     e->url = dupstr(o->url);
     e->qprefix = dupstr(o->query_prefix);
     e->dprefix = dupstr(o->doc_prefix);

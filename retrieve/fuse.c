@@ -170,9 +170,16 @@ idx_err idx_fuse_score(const idx_fuse_cand *const *lists, const size_t *lens, si
                 if (lists[l][i].score < mn) mn = lists[l][i].score;
             }
             double sd = sqrt(var / (double)lens[l]);
-            c.a[l] = mean;
-            c.b[l] = sd > 0 ? 1.0 / sd : 0.0;
-            missing[l] = w[l] * (mn - mean) * c.b[l];
+            if (sd > 0) {
+                c.a[l] = mean;
+                c.b[l] = 1.0 / sd;
+                missing[l] = w[l] * (mn - mean) * c.b[l];
+            } else {
+                /* all scores equal (e.g. one candidate): listed 1, missing 0, as min-max */
+                c.a[l] = mn - 1.0;
+                c.b[l] = 1.0;
+                missing[l] = 0;
+            }
         }
     }
     c.w = w;

@@ -4,9 +4,11 @@
  * exact search over all queries at once (one blocked sgemm pass) or HNSW per
  * query, BM25 through the sparse part, and fusion (retrieve/fuse.c).
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "dense_internal.h"
 #include "idx_hybrid.h"
 #include "idx_retrieve.h"
 
@@ -48,8 +50,12 @@ idx_err idx_hybrid_open(const char *index_dir, idx_retrieve_mode mode, const cha
         eo.api_key_file = api_key_file;
         e = idx_embedder_new(&eo, &h->emb);
     }
-    if (!e && idx_dense_rows(idx_dense_index_store(h->dense)) > idx_docs_count(h->docs))
-        e = idx_fail(IDX_ERR_CORRUPT, "%s: the dense part has more rows than the index has documents", index_dir);
+    if (!e) {
+        const idx_dense *st = idx_dense_index_store(h->dense);
+        uint64_t rows = idx_dense_rows(st);
+        if (rows && idx_dense_row_doc(st, rows - 1) >= idx_docs_count(h->docs))
+            e = idx_fail(IDX_ERR_CORRUPT, "%s: the dense part maps rows to documents the index does not have", index_dir);
+    }
     if (!e && mode == IDX_RETRIEVE_HYBRID) {
         e = idx_sparse_open(index_dir, 0, &h->sparse);
         if (!e) e = idx_sparse_searcher_new(h->sparse, &h->searcher);
@@ -71,6 +77,25 @@ idx_err idx_hybrid_doc_id(const idx_hybrid *h, uint64_t doc, const char **id, si
     *id = h->extra[doc - n];
     *len = strlen(*id);
     return IDX_OK;
+}
+
+/* Exact dense score of document doc (its best row; rows are sorted by
+ * document), -INFINITY when it has no row. */
+static float doc_score(const idx_dense *st, const float *q, uint64_t doc, float *scratch) {
+    uint64_t lo = 0, hi = idx_dense_rows(st);
+    while (lo < hi) { /* first row with row_doc >= doc */
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (idx_dense_row_doc(st, mid) < doc) lo = mid + 1;
+        else hi = mid;
+    }
+    float best = -INFINITY;
+    uint32_t dim = idx_dense_dim(st);
+    for (uint64_t r = lo; r < idx_dense_rows(st) && idx_dense_row_doc(st, r) == doc; r++) {
+        if (idx_dense_get(st, r, scratch)) break;
+        float s = idx_dense_dot(q, scratch, dim);
+        if (s > best) best = s;
+    }
+    return best;
 }
 
 /* Maps a sparse hit to a document id of INDEX/docs (or an extra id). */
@@ -123,13 +148,14 @@ idx_err idx_hybrid_search(idx_hybrid *h, const char *const *queries, size_t nq, 
     float *qv = NULL;
     idx_dense_hit *dh = NULL;
     idx_fuse_cand *dl = NULL, *sl = NULL;
+    float *scratch = NULL;
     idx_sparse_hit *sh = NULL;
     size_t bytes;
     idx_err e = IDX_OK;
     if (idx_mul_overflow(nq, (size_t)dim * sizeof(float), &bytes)) return idx_fail(IDX_ERR_LIMIT, "too many queries");
     if ((e = idx_xmalloc(bytes, &qv))) return e;
     if (idx_mul_overflow(nq, fetch * sizeof *dh, &bytes) || (e = idx_xmalloc(bytes, &dh))) goto done;
-    if ((e = idx_xmalloc(depth * sizeof *dl, &dl)) || (e = idx_xmalloc(depth * sizeof *sl, &sl)) ||
+    if ((e = idx_xmalloc(2 * depth * sizeof *dl, &dl)) || (e = idx_xmalloc((size_t)dim * sizeof(float), &scratch)) || (e = idx_xmalloc(depth * sizeof *sl, &sl)) ||
         (e = idx_xmalloc(depth * sizeof *sh, &sh)))
         goto done;
     if ((e = idx_embedder_embed(h->emb, IDX_EMBED_QUERY, queries, NULL, nq, qv))) goto done;
@@ -179,6 +205,16 @@ idx_err idx_hybrid_search(idx_hybrid *h, const char *const *queries, size_t nq, 
             if ((e = map_sparse(h, &sh[j], &doc))) goto done;
             sl[j] = (idx_fuse_cand){doc, sh[j].score};
         }
+        if (o->fusion != IDX_FUSION_RRF) {
+            /* score fusion: every BM25 candidate gets its exact dense score too */
+            for (size_t j = 0; j < ns; j++) {
+                int found = 0;
+                for (size_t t = 0; t < nd && !found; t++) found = dl[t].doc_id == sl[j].doc_id;
+                if (found) continue;
+                float sc = doc_score(store, qv + i * dim, sl[j].doc_id, scratch);
+                if (isfinite(sc)) dl[nd++] = (idx_fuse_cand){sl[j].doc_id, sc};
+            }
+        }
         const idx_fuse_cand *lists[2] = {sl, dl};
         size_t lens[2] = {ns, nd};
         if (o->fusion == IDX_FUSION_RRF)
@@ -191,6 +227,7 @@ idx_err idx_hybrid_search(idx_hybrid *h, const char *const *queries, size_t nq, 
         if (e) goto done;
     }
 done:
+    free(scratch);
     free(qv);
     free(dh);
     free(dl);

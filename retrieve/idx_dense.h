@@ -123,7 +123,7 @@ typedef struct {
 
 typedef enum {
     IDX_FUSE_MINMAX = 0, /* (s - min) / (max - min); all equal -> 1 */
-    IDX_FUSE_ZSCORE = 1  /* (s - mean) / stddev; stddev 0 -> 0 */
+    IDX_FUSE_ZSCORE = 1  /* (s - mean) / stddev; stddev 0 -> 1 (as min-max) */
 } idx_fuse_norm;
 
 /* Reciprocal rank fusion (Cormack, Clarke & Buettcher, SIGIR 2009):

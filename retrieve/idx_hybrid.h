@@ -19,11 +19,13 @@ extern "C" {
 #endif
 
 typedef enum { IDX_RETRIEVE_SPARSE = 0, IDX_RETRIEVE_DENSE = 1, IDX_RETRIEVE_HYBRID = 2 } idx_retrieve_mode;
-typedef enum { IDX_FUSION_RRF = 0, IDX_FUSION_MINMAX = 1, IDX_FUSION_ZSCORE = 2 } idx_fusion;
+/* Score fusion (min-max, z-score) gives every BM25 candidate its exact dense
+ * score (best row of the document), not only those in the dense top list. */
+typedef enum { IDX_FUSION_ZSCORE = 0, IDX_FUSION_MINMAX = 1, IDX_FUSION_RRF = 2 } idx_fusion;
 
 typedef struct {
     idx_retrieve_mode mode;
-    idx_fusion fusion;        /* hybrid: default RRF */
+    idx_fusion fusion;        /* hybrid: default z-score (measured best on SciFact train, docs/dense.md) */
     double rrf_k;             /* 0 = 60 */
     double dense_weight;      /* score fusion: weight of dense, BM25 gets 1 - w; 0 = 0.5 */
     size_t depth;             /* candidates taken from each side; 0 = max(k, 100) */

@@ -12,7 +12,7 @@ int idx_cli_retrieve_mode_hook(int *argc, char **argv, int *rc);
 
 #define IDX_CLI_RETRIEVE_MODE_USAGE \
     "Modes (--mode sparse|dense|hybrid, default sparse): dense embeds the query with the index's model;\n" \
-    "hybrid fuses BM25 and dense: --fusion rrf|minmax|zscore (default rrf, --rrf-k 60), --weight W (dense\n" \
+    "hybrid fuses BM25 and dense: --fusion zscore|minmax|rrf (default zscore; --rrf-k 60), --weight W (dense\n" \
     "weight for score fusion, 0.5), --depth N (candidates per side, max(k,100)), --hnsw [--ef N],\n" \
     "--api-key-env VAR | --api-key-file F, --url URL for an openai model.\n"
 #endif

@@ -461,6 +461,18 @@ static void test_fuse(void **st) {
     assert_int_equal(idx_fuse_score(l2, len2, 2, NULL, IDX_FUSE_MINMAX, out, 10, &n), IDX_OK);
     assert_int_equal(n, 2);
     assert_true(fabs(out[0].score - 1) < 1e-12 && out[0].doc_id == 5);
+    /* z-score of a one-candidate list: listed 1, missing 0 (BM25 evidence is kept) */
+    idx_fuse_cand one[] = {{7, 3.5}};
+    idx_fuse_cand two[] = {{8, 0.9}, {7, 0.1}};
+    const idx_fuse_cand *l4[] = {one, two};
+    size_t len4[] = {1, 2};
+    assert_int_equal(idx_fuse_score(l4, len4, 2, NULL, IDX_FUSE_ZSCORE, out, 10, &n), IDX_OK);
+    assert_int_equal(n, 2);
+    /* doc 8: 0 + z(0.9) = 1; doc 7: 1 + z(0.1) = 0 */
+    assert_int_equal(out[0].doc_id, 8);
+    assert_true(fabs(out[0].score - 1.0) < 1e-12);
+    assert_int_equal(out[1].doc_id, 7);
+    assert_true(fabs(out[1].score) < 1e-12);
     idx_fuse_cand nanl[] = {{1, NAN}};
     const idx_fuse_cand *l3[] = {nanl};
     size_t len3[] = {1};

@@ -296,7 +296,7 @@ static void test_cli(void **st) {
     /* idx retrieve --mode dense|hybrid|sparse over the same index */
     snprintf(cmd, sizeof cmd, "'%s' index-sparse --into '%s' --force --quiet 2>&1", bin, index_dir);
     assert_int_equal(run(cmd, out, sizeof out), 0);
-    const char *modes[] = {"dense", "hybrid", "hybrid --fusion minmax --weight 0.3", "hybrid --fusion zscore", "sparse"};
+    const char *modes[] = {"dense", "hybrid", "hybrid --fusion minmax --weight 0.3", "hybrid --fusion rrf", "sparse"};
     for (int m = 0; m < 5; m++) {
         snprintf(cmd, sizeof cmd, "'%s' retrieve '%s' --mode %s -k 3 --json 'chess board game for two players' 2>&1", bin,
                  index_dir, modes[m]);

@@ -30,8 +30,8 @@
 #include "idx_retrieve.h"
 
 #define CHUNK_BYTES 300
-#define FUSION IDX_FUSION_MINMAX
-#define DENSE_WEIGHT 0.3
+#define FUSION IDX_FUSION_ZSCORE
+#define DENSE_WEIGHT 0.5
 
 static char data[1024], model[1024], index_dir[1100];
 static int keep;

@@ -1,0 +1,163 @@
+#!/usr/bin/python3
+"""fm_table.py -- prints the side-by-side table of bench/fm_bench.sh from the
+files one run left in OUTDIR, and checks every answer:
+
+  OUTDIR/q/SET.q, SET.truth, windows.w      queries + naive-scan truth (qgen)
+  OUTDIR/SIDE.build.time                    /usr/bin/time -v of the build
+  OUTDIR/SIDE.query.out                     "key value" lines (sdsl_peer / fm_bench)
+  OUTDIR/SIDE.SET.counts, SIDE.locate, SIDE.windows   per-query answers
+  OUTDIR/SIDE.bytes                         on-disk bytes of the index
+  OUTDIR/text.bytes                         corpus text bytes (documents only)
+
+SIDE is "peer" and "ours", and "fast" when the fast layout was built.
+Every count of every side must equal the naive count, every located set of
+occurrences must hash like the naive one, every window must hash like the
+text: any mismatch is printed and the exit status is 1.
+
+  fm_table.py OUTDIR
+"""
+import os
+import re
+import sys
+
+SETS = ["present50", "absent50", "present10", "present200"]
+
+
+def read_kv(path):
+    kv = {}
+    with open(path) as f:
+        for line in f:
+            p = line.split()
+            if len(p) == 2:
+                kv[p[0]] = p[1]
+    return kv
+
+
+def read_time(path):
+    """wall seconds, peak RSS bytes, CPU percent from /usr/bin/time -v."""
+    wall = rss = cpu = None
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith("Elapsed (wall clock)"):
+                t = line.rsplit(" ", 1)[1].split(":")
+                wall = sum(float(x) * 60 ** i for i, x in enumerate(reversed(t)))
+            elif line.startswith("Maximum resident set size"):
+                rss = int(line.rsplit(" ", 1)[1]) * 1024
+            elif line.startswith("Percent of CPU"):
+                cpu = line.rsplit(" ", 1)[1]
+            elif line.startswith("Exit status") and line.rsplit(" ", 1)[1] != "0":
+                raise SystemExit(f"fm_table: {path}: the build failed")
+    return wall, rss, cpu
+
+
+def lines(path):
+    with open(path) as f:
+        return [l.split() for l in f]
+
+
+def main():
+    if len(sys.argv) != 2:
+        print("usage: fm_table.py OUTDIR", file=sys.stderr)
+        return 2
+    d = sys.argv[1]
+    sides = [s for s in ("peer", "ours", "fast") if os.path.exists(f"{d}/{s}.query.out")]
+    names = {"peer": "sdsl peer", "ours": "idx compact", "fast": "idx fast"}
+    text_bytes = int(open(f"{d}/text.bytes").read().split()[0])
+    R = {}
+    for s in sides:
+        r = read_kv(f"{d}/{s}.query.out")
+        r["wall"], r["rss"], r["cpu"] = read_time(f"{d}/{s}.build.time")
+        r["bytes"] = int(open(f"{d}/{s}.bytes").read().split()[0])
+        R[s] = r
+
+    # --- correctness -------------------------------------------------------
+    bad = 0
+    for st in SETS:
+        truth = [int(x[0]) for x in lines(f"{d}/q/{st}.truth")]
+        qs = [x[0] if x else "" for x in lines(f"{d}/q/{st}.q")]
+        for s in sides:
+            got = [int(x[0]) for x in lines(f"{d}/{s}.{st}.counts")]
+            if len(got) != len(truth):
+                print(f"MISMATCH {names[s]} {st}: {len(got)} answers for {len(truth)} queries")
+                bad += 1
+                continue
+            nb = 0
+            for i, (g, t) in enumerate(zip(got, truth)):
+                if g != t:
+                    nb += 1
+                    if nb <= 5:
+                        print(f"MISMATCH {names[s]} {st} query {i} ({qs[i][:40]}...): count {g}, naive scan {t}")
+            if nb:
+                print(f"MISMATCH {names[s]} {st}: {nb} of {len(truth)} counts differ from the naive scan")
+            bad += nb
+    truth = lines(f"{d}/q/present50.truth")
+    for s in sides:
+        got = lines(f"{d}/{s}.locate")
+        nb = 0
+        for i, (g, t) in enumerate(zip(got, truth)):
+            if g[0] != "0" and (g[0] != t[0] or g[1] != t[1]):
+                nb += 1
+                if nb <= 5:
+                    print(f"MISMATCH {names[s]} locate query {i}: {g}, naive scan {t}")
+        if nb:
+            print(f"MISMATCH {names[s]} locate: {nb} queries located a different set of occurrences")
+        bad += nb
+    wtruth = [x[3] for x in lines(f"{d}/q/windows.w")]
+    for s in sides:
+        got = [x[0] for x in lines(f"{d}/{s}.windows")]
+        nb = sum(1 for g, t in zip(got, wtruth) if g != t) + abs(len(got) - len(wtruth))
+        if nb:
+            print(f"MISMATCH {names[s]} windows: {nb} of {len(wtruth)} windows differ from the text")
+        bad += nb
+
+    # --- table -------------------------------------------------------------
+    rows = []
+
+    def row(label, key, fmt, lower_better=True):
+        vals = []
+        for s in sides:
+            v = R[s].get(key) if isinstance(key, str) else key(R[s])
+            vals.append(None if v is None else float(v))
+        rows.append((label, vals, fmt))
+
+    row("build wall time (s)", "wall", "{:.1f}")
+    row("build throughput (MB/s)", lambda r: text_bytes / 1e6 / r["wall"] if r["wall"] else None, "{:.2f}")
+    row("build CPU (time -v)", lambda r: float(r["cpu"].rstrip("%")) if r["cpu"] else None, "{:.0f}%")
+    row("build peak RSS (MiB)", lambda r: r["rss"] / 2 ** 20, "{:.0f}")
+    row("on disk / corpus text", lambda r: 100.0 * r["bytes"] / text_bytes, "{:.1f}%")
+    for st in SETS:
+        row(f"count {st} p50 (us)", f"count.{st}.p50_us", "{:.2f}")
+        row(f"count {st} p99 (us)", f"count.{st}.p99_us", "{:.2f}")
+    row("locate per occurrence (us)", "locate.us_per_occ", "{:.2f}")
+    row("1 KB window p50 (us)", "window.p50_us", "{:.1f}")
+    row("1 KB window p99 (us)", "window.p99_us", "{:.1f}")
+
+    hdr = ["metric"] + [names[s] for s in sides] + [f"{names[s]}/peer" for s in sides if s != "peer"]
+    table = [hdr]
+    for label, vals, fmt in rows:
+        cells = [label] + ["-" if v is None else fmt.format(v) for v in vals]
+        for i, s in enumerate(sides):
+            if s == "peer":
+                continue
+            p, v = vals[0], vals[i]
+            cells.append("-" if (p in (None, 0) or v is None or label.startswith("build CPU")) else f"{v / p:.2f}x")
+        table.append(cells)
+    w = [max(len(r[i]) for r in table) for i in range(len(hdr))]
+    print(f"corpus text: {text_bytes} bytes ({text_bytes / 1e6:.1f} MB)")
+    for k, r in enumerate(table):
+        print("| " + " | ".join(c.ljust(w[i]) if i == 0 else c.rjust(w[i]) for i, c in enumerate(r)) + " |")
+        if k == 0:
+            print("|" + "|".join("-" * (w[i] + 2) if i == 0 else "-" * (w[i] + 1) + ":" for i in range(len(hdr))) + "|")
+    lq = R[sides[0]]
+    print(f"locate: {lq.get('locate.occurrences')} occurrences of the {lq.get('locate.queries')} present50 queries "
+          f"with 1..1000 occurrences; windows: {lq.get('window.count')} windows of up to 1,000 bytes")
+    if bad:
+        print(f"FAILED: {bad} answers differ (see MISMATCH lines)")
+        return 1
+    print("answers: every count, located occurrence set and window identical on all sides and to the naive scan")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

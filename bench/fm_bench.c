@@ -131,15 +131,15 @@ int main(int argc, char **argv) {
         qfile q;
         read_queries(path, &q);
         uint64_t *counts = calloc(q.n + 1, 8);
-        double *lat = malloc((q.n + 1) * sizeof(double));
-        if (!counts || !lat) die_msg("out of memory");
+        double *lat = malloc((q.n + 1) * sizeof(double)), *last = malloc((q.n + 1) * sizeof(double));
+        if (!counts || !lat || !last) die_msg("out of memory");
         for (int rep = -1; rep < reps; rep++) { /* rep -1 warms up */
             double sum = 0;
             for (size_t i = 0; i < q.n; i++) {
                 double a = now_us();
                 if (idx_fm_count(fm, q.bytes + q.off[i], q.len[i], &counts[i]) != IDX_OK)
                     die("idx_fm_count");
-                lat[i] = now_us() - a;
+                lat[i] = last[i] = now_us() - a;
                 sum += lat[i];
             }
             if (rep < 0) continue;
@@ -154,8 +154,13 @@ int main(int argc, char **argv) {
         FILE *f = out_file(outdir, label, path);
         for (size_t i = 0; i < q.n; i++) fprintf(f, "%" PRIu64 "\n", counts[i]);
         fclose(f);
+        snprintf(path, sizeof path, "%s.lat", sets[s]); /* last pass, query order */
+        f = out_file(outdir, label, path);
+        for (size_t i = 0; i < q.n; i++) fprintf(f, "%.3f\n", last[i]);
+        fclose(f);
         free(counts);
         free(lat);
+        free(last);
         if (s == 0) p50 = q;
         else {
             free(q.bytes);

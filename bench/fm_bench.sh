@@ -13,7 +13,8 @@
 #
 #   bench/fm_bench.sh CORPUS.jsonl
 # Environment:
-#   REPS=3            timed passes per measurement (after one warm-up pass)
+#   REPS=3            rounds; in each, every side makes one warm-up and one timed
+#                     pass over every query set (medians over rounds are printed)
 #   THREADS=2         idx build --threads
 #   IDX_BUILD_DIR=build-bench   CMake build directory used for idx and fm_bench
 #   OUT=bench/out/NAME          work directory (indexes, queries, answers)
@@ -63,7 +64,7 @@ du_bytes() { du -sb "$@" | awk '{s += $1} END {print s}'; }
 log "peer build (sdsl construct)"
 rm -f "$out"/peer.csa "$out"/peer.docs
 /usr/bin/time -v -o "$out/peer.build.time" "$out/sdsl_peer" build "$out/text.bin" "$out/peer" > "$out/peer.build.out"
-du_bytes "$out/peer.csa" "$out/peer.docs" > "$out/peer.bytes"
+echo "$(du_bytes "$out/peer.csa" "$out/peer.docs") $(du_bytes "$out/peer.csa")" > "$out/peer.bytes"
 
 build_ours() { # label extra-args...
   local label="$1"; shift
@@ -71,8 +72,8 @@ build_ours() { # label extra-args...
   log "idx build ($label) --threads $threads $* ${IDX_BUILD_ARGS:-}"
   # shellcheck disable=SC2086
   /usr/bin/time -v -o "$out/$label.build.time" "$idx" build --quiet --threads "$threads" \
-    -o "$out/$label.idx" ${IDX_BUILD_ARGS:-} "$@" "$corpus"
-  du_bytes "$out/$label.idx" > "$out/$label.bytes"
+    -o "$out/$label.idx" ${IDX_BUILD_ARGS:-} "$@" "$corpus" || return 1
+  echo "$(du_bytes "$out/$label.idx") $(du_bytes "$out/$label.idx/fm")" > "$out/$label.bytes"
 }
 build_ours ours
 rm -f "$out"/fast.*
@@ -84,14 +85,19 @@ else
   log "this idx build has no --layout option; fast layout left out"
 fi
 
-log "peer queries"
-"$out/sdsl_peer" query "$out/peer" "$out/q" "$out" "$reps" > "$out/peer.query.out"
-log "our queries (compact)"
-"$bdir/fm_bench" "$out/ours.idx" "$out/q" "$out" "$reps" ours > "$out/ours.query.out"
-if [ -d "$out/fast.idx" ]; then
-  log "our queries (fast)"
-  "$bdir/fm_bench" "$out/fast.idx" "$out/q" "$out" "$reps" fast > "$out/fast.query.out"
-fi
+# The machine is shared and noisy: the sides take turns, one timed pass each
+# per round (after a warm-up pass), and the table takes medians over rounds.
+rm -f "$out"/*.query.out.*
+for r in $(seq 1 "$reps"); do
+  log "round $r/$reps: peer queries"
+  "$out/sdsl_peer" query "$out/peer" "$out/q" "$out" 1 > "$out/peer.query.out.$r"
+  log "round $r/$reps: our queries (compact)"
+  "$bdir/bench/fm_bench" "$out/ours.idx" "$out/q" "$out" 1 ours > "$out/ours.query.out.$r"
+  if [ -d "$out/fast.idx" ]; then
+    log "round $r/$reps: our queries (fast)"
+    "$bdir/bench/fm_bench" "$out/fast.idx" "$out/q" "$out" 1 fast > "$out/fast.query.out.$r"
+  fi
+done
 
 echo "== FM-index benchmark: $(basename "$corpus"), $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- . 2>/dev/null || echo '+dirty'), $(nproc) cores, REPS=$reps, idx build --threads $threads ${IDX_BUILD_ARGS:-}"
 status=0

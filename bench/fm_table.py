@@ -4,9 +4,11 @@ files one run left in OUTDIR, and checks every answer:
 
   OUTDIR/q/SET.q, SET.truth, windows.w      queries + naive-scan truth (qgen)
   OUTDIR/SIDE.build.time                    /usr/bin/time -v of the build
-  OUTDIR/SIDE.query.out                     "key value" lines (sdsl_peer / fm_bench)
+  OUTDIR/SIDE.query.out.R                   "key value" lines (sdsl_peer / fm_bench),
+                                            one file per round R: medians are printed
   OUTDIR/SIDE.SET.counts, SIDE.locate, SIDE.windows   per-query answers
-  OUTDIR/SIDE.bytes                         on-disk bytes of the index
+  OUTDIR/SIDE.bytes                         on-disk bytes of the index, then of its
+                                            FM-index part (peer: the csa; idx: fm/)
   OUTDIR/text.bytes                         corpus text bytes (documents only)
 
 SIDE is "peer" and "ours", and "fast" when the fast layout was built.
@@ -16,8 +18,9 @@ text: any mismatch is printed and the exit status is 1.
 
   fm_table.py OUTDIR
 """
+import glob
 import os
-import re
+import statistics
 import sys
 
 SETS = ["present50", "absent50", "present10", "present200"]
@@ -61,14 +64,18 @@ def main():
         print("usage: fm_table.py OUTDIR", file=sys.stderr)
         return 2
     d = sys.argv[1]
-    sides = [s for s in ("peer", "ours", "fast") if os.path.exists(f"{d}/{s}.query.out")]
+    sides = [s for s in ("peer", "ours", "fast") if glob.glob(f"{d}/{s}.query.out.*")]
     names = {"peer": "sdsl peer", "ours": "idx compact", "fast": "idx fast"}
     text_bytes = int(open(f"{d}/text.bytes").read().split()[0])
     R = {}
     for s in sides:
-        r = read_kv(f"{d}/{s}.query.out")
+        rounds = [read_kv(p) for p in sorted(glob.glob(f"{d}/{s}.query.out.*"))]
+        r = {k: statistics.median(float(x[k]) for x in rounds if k in x) for k in rounds[0]}
+        r["rounds"] = len(rounds)
         r["wall"], r["rss"], r["cpu"] = read_time(f"{d}/{s}.build.time")
-        r["bytes"] = int(open(f"{d}/{s}.bytes").read().split()[0])
+        b = open(f"{d}/{s}.bytes").read().split()
+        r["bytes"] = int(b[0])
+        r["fm_bytes"] = int(b[1]) if len(b) > 1 else None
         R[s] = r
 
     # --- correctness -------------------------------------------------------
@@ -126,6 +133,8 @@ def main():
     row("build CPU (time -v)", lambda r: float(r["cpu"].rstrip("%")) if r["cpu"] else None, "{:.0f}%")
     row("build peak RSS (MiB)", lambda r: r["rss"] / 2 ** 20, "{:.0f}")
     row("on disk / corpus text", lambda r: 100.0 * r["bytes"] / text_bytes, "{:.1f}%")
+    row("  FM-index part / corpus text", lambda r: 100.0 * r["fm_bytes"] / text_bytes if r["fm_bytes"] else None,
+        "{:.1f}%")
     for st in SETS:
         row(f"count {st} p50 (us)", f"count.{st}.p50_us", "{:.2f}")
         row(f"count {st} p99 (us)", f"count.{st}.p99_us", "{:.2f}")
@@ -144,14 +153,16 @@ def main():
             cells.append("-" if (p in (None, 0) or v is None or label.startswith("build CPU")) else f"{v / p:.2f}x")
         table.append(cells)
     w = [max(len(r[i]) for r in table) for i in range(len(hdr))]
-    print(f"corpus text: {text_bytes} bytes ({text_bytes / 1e6:.1f} MB)")
+    print(f"corpus text: {text_bytes} bytes ({text_bytes / 1e6:.1f} MB); query figures: medians over "
+          f"{min(R[s]['rounds'] for s in sides)} rounds")
     for k, r in enumerate(table):
         print("| " + " | ".join(c.ljust(w[i]) if i == 0 else c.rjust(w[i]) for i, c in enumerate(r)) + " |")
         if k == 0:
             print("|" + "|".join("-" * (w[i] + 2) if i == 0 else "-" * (w[i] + 1) + ":" for i in range(len(hdr))) + "|")
     lq = R[sides[0]]
-    print(f"locate: {lq.get('locate.occurrences')} occurrences of the {lq.get('locate.queries')} present50 queries "
-          f"with 1..1000 occurrences; windows: {lq.get('window.count')} windows of up to 1,000 bytes")
+    print(f"locate: {int(lq.get('locate.occurrences', 0))} occurrences of the {int(lq.get('locate.queries', 0))} "
+          f"present50 queries with 1..1000 occurrences; windows: {int(lq.get('window.count', 0))} windows of up "
+          f"to 1,000 bytes around present50 samples")
     if bad:
         print(f"FAILED: {bad} answers differ (see MISMATCH lines)")
         return 1

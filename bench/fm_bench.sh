@@ -61,7 +61,7 @@ fi
 
 du_bytes() { du -sb "$@" | awk '{s += $1} END {print s}'; }
 
-log "peer build (sdsl construct)"
+log "peer build (sdsl construct); load average $(cut -d" " -f1-3 /proc/loadavg)"
 rm -f "$out"/peer.csa "$out"/peer.docs
 /usr/bin/time -v -o "$out/peer.build.time" "$out/sdsl_peer" build "$out/text.bin" "$out/peer" > "$out/peer.build.out"
 echo "$(du_bytes "$out/peer.csa" "$out/peer.docs") $(du_bytes "$out/peer.csa")" > "$out/peer.bytes"
@@ -100,6 +100,7 @@ for r in $(seq 1 "$reps"); do
 done
 
 echo "== FM-index benchmark: $(basename "$corpus"), $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- . 2>/dev/null || echo '+dirty'), $(nproc) cores, REPS=$reps, idx build --threads $threads ${IDX_BUILD_ARGS:-}"
+echo "load average at the end: $(cut -d" " -f1-3 /proc/loadavg) (the machine is shared: other jobs compete for the 2 cores)"
 status=0
 /usr/bin/python3 "$here/fm_table.py" "$out" || status=$?
 if [ "${KEEP:-0}" != 1 ]; then

@@ -8,7 +8,7 @@
  * the target and published by one rename when complete, manifest last.
  *
  * Manifest part "fm" (format of the shard files at the top of fm.c):
- *   {"version":1, "layout":"compact"|"fast", "sa_sample":S, "shard_size":B,
+ *   {"version":1, "layout":"compact"|"fast", "sa_sample":S,
  *    "corpus_bytes":N (document bytes, separators excluded), "docs":D,
  *    "shards":[{"file":"fm/shard-0000.fm","first_doc":0,"docs":d,
  *               "text_bytes":t,"file_bytes":f}, ...]}
@@ -277,7 +277,8 @@ idx_err idx_index_build(const char *out_dir, const char *const *inputs, size_t n
     if (e != IDX_OK) goto done;
     if ((e = join_all(&pl)) != IDX_OK) goto done;
 
-    /* Manifest, written last. */
+    /* Manifest, written last. Every value in it is checked by idx_index_verify
+     * against the files, so a flipped byte in it is found too. */
     man = idx_manifest_new();
     json_t *shards = json_array(), *fmp = NULL, *docp = NULL;
     if (!man || !shards) {
@@ -294,10 +295,9 @@ idx_err idx_index_build(const char *out_dir, const char *const *inputs, size_t n
                                                 "text_bytes", (json_int_t)(j->n - j->ndocs), "file_bytes",
                                                 (json_int_t)j->info.file_bytes));
     }
-    fmp = json_pack("{s:i, s:s, s:I, s:I, s:I, s:I, s:o}", "version", (int)IDX_FM_VERSION, "layout",
+    fmp = json_pack("{s:i, s:s, s:I, s:I, s:I, s:o}", "version", (int)IDX_FM_VERSION, "layout",
                     o.layout == IDX_FM_LAYOUT_FAST ? "fast" : "compact", "sa_sample", (json_int_t)o.sa_sample,
-                    "shard_size", (json_int_t)shard_size, "corpus_bytes", (json_int_t)text_bytes, "docs",
-                    (json_int_t)ndocs, "shards", shards);
+                    "corpus_bytes", (json_int_t)text_bytes, "docs", (json_int_t)ndocs, "shards", shards);
     docp = json_pack("{s:i, s:s, s:I, s:I}", "version", 1, "file", "docs/docs.idx", "docs", (json_int_t)ndocs,
                      "text_bytes", (json_int_t)text_bytes);
     json_t *parts = json_object_get(man, "parts");

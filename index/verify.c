@@ -53,9 +53,8 @@ idx_err idx_index_verify(const char *index_dir, int deep) {
     json_t *shards = json_object_get(fp, "shards");
     size_t ns = idx_fm_shard_count(fm);
     const char *layout = json_string_value(json_object_get(fp, "layout"));
-    json_t *sz = json_object_get(fp, "shard_size");
-    if (!layout || !json_is_integer(sz) || json_integer_value(sz) < 2) {
-        e = idx_fail(IDX_ERR_CORRUPT, "manifest part \"fm\": missing layout or shard_size");
+    if (!layout || json_array_size(shards) != ns) {
+        e = idx_fail(IDX_ERR_CORRUPT, "manifest part \"fm\": missing layout or shards");
         goto done;
     }
     for (size_t i = 0; i < ns; i++) {

@@ -142,12 +142,13 @@ def main():
     row("1 KB window p50 (us)", "window.p50_us", "{:.1f}")
     row("1 KB window p99 (us)", "window.p99_us", "{:.1f}")
 
-    hdr = ["metric"] + [names[s] for s in sides] + [f"{names[s]}/peer" for s in sides if s != "peer"]
+    ratio_sides = [s for s in sides if s != "peer"] if sides[0] == "peer" else []
+    hdr = ["metric"] + [names[s] for s in sides] + [f"{names[s]}/peer" for s in ratio_sides]
     table = [hdr]
     for label, vals, fmt in rows:
         cells = [label] + ["-" if v is None else fmt.format(v) for v in vals]
         for i, s in enumerate(sides):
-            if s == "peer":
+            if s not in ratio_sides:
                 continue
             p, v = vals[0], vals[i]
             cells.append("-" if (p in (None, 0) or v is None or label.startswith("build CPU")) else f"{v / p:.2f}x")

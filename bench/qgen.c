@@ -120,9 +120,11 @@ typedef struct {
     qset *set;
     uint64_t i;
 } entry;
+static uint64_t cmp_len; /* query length for cmp_entry */
 static int cmp_entry(const void *a, const void *b) {
-    uint64_t x = ((const entry *)a)->h, y = ((const entry *)b)->h;
-    return x < y ? -1 : x > y;
+    const entry *p = a, *q = b;
+    if (p->h != q->h) return p->h < q->h ? -1 : 1;
+    return memcmp(p->set->bytes + p->i * cmp_len, q->set->bytes + q->i * cmp_len, cmp_len);
 }
 static uint64_t hash_of(const uint8_t *p, uint64_t len) {
     uint64_t h = 0;
@@ -145,7 +147,15 @@ static void count_naive(qset **sets, int nsets) {
             filter[(e[k].h >> (64 - FILTER_BITS)) / 64] |= 1ULL << ((e[k].h >> (64 - FILTER_BITS)) % 64);
             k++;
         }
+    /* identical queries (short ones are often drawn many times) are scanned for
+     * once: u[] holds one entry per distinct query, sorted by hash */
+    cmp_len = len;
     qsort(e, total, sizeof *e, cmp_entry);
+    entry *u = malloc(total * sizeof *u);
+    if (!u) die("out of memory");
+    uint64_t nu = 0;
+    for (uint64_t k2 = 0; k2 < total; k2++)
+        if (nu == 0 || cmp_entry(&u[nu - 1], &e[k2]) != 0) u[nu++] = e[k2];
     if (N < len) goto done;
     uint64_t pw = 1; /* BASE^len */
     for (uint64_t i = 0; i < len; i++) pw *= BASE;
@@ -154,17 +164,17 @@ static void count_naive(qset **sets, int nsets) {
         /* doc = document of position p (T[p] may be a separator: then no match) */
         uint64_t f = h >> (64 - FILTER_BITS);
         if (filter[f / 64] >> (f % 64) & 1) {
-            uint64_t lo = 0, hi = total;
+            uint64_t lo = 0, hi = nu;
             while (lo < hi) {
                 uint64_t mid = lo + (hi - lo) / 2;
-                if (e[mid].h < h) lo = mid + 1;
+                if (u[mid].h < h) lo = mid + 1;
                 else hi = mid;
             }
-            for (; lo < total && e[lo].h == h; lo++) {
-                qset *q = e[lo].set;
-                if (memcmp(q->bytes + e[lo].i * len, T + p, len) == 0) {
-                    q->count[e[lo].i]++;
-                    q->poshash[e[lo].i] += mix64(doc << 40 ^ (p - starts[doc]));
+            for (; lo < nu && u[lo].h == h; lo++) {
+                qset *q = u[lo].set;
+                if (memcmp(q->bytes + u[lo].i * len, T + p, len) == 0) {
+                    q->count[u[lo].i]++;
+                    q->poshash[u[lo].i] += mix64(doc << 40 ^ (p - starts[doc]));
                 }
             }
         }
@@ -173,6 +183,13 @@ static void count_naive(qset **sets, int nsets) {
         h = h * BASE + T[p + len] - pw * T[p];
     }
 done:
+    /* copy each distinct query's answer to its duplicates */
+    for (uint64_t k2 = 0, r = 0; k2 < total; k2++) {
+        while (cmp_entry(&u[r], &e[k2]) != 0) r++;
+        e[k2].set->count[e[k2].i] = u[r].set->count[u[r].i];
+        e[k2].set->poshash[e[k2].i] = u[r].set->poshash[u[r].i];
+    }
+    free(u);
     free(e);
     free(filter);
 }

@@ -21,6 +21,8 @@
 #   SEED=42  NQ=10000           query generator seed and queries per set
 #   IDX_BUILD_ARGS=""           extra arguments for idx build (e.g. --mem 4G)
 #   KEEP=0            1 keeps the built indexes in OUT
+#   SIDES="peer ours fast"      which sides to build and measure (fast: only when
+#                     this idx build has --layout; ratios need the peer)
 # Needs g++, libsdsl-dev, libdivsufsort-dev, /usr/bin/time (package time).
 set -euo pipefail
 if [ "$#" -ne 1 ] || [ ! -f "$1" ]; then
@@ -59,12 +61,17 @@ if [ ! -f "$out/q/present50.q" ]; then
   "$out/qgen" "$out/text.bin" "$out/q" --n "${NQ:-10000}" --seed "${SEED:-42}"
 fi
 
+sides="${SIDES:-peer ours fast}"
+want() { case " $sides " in *" $1 "*) return 0;; esac; return 1; }
+rm -f "$out"/{peer,ours,fast}.query.out.* "$out"/{peer,ours,fast}.build.time "$out"/{peer,ours,fast}.bytes
 du_bytes() { du -sb "$@" | awk '{s += $1} END {print s}'; }
 
-log "peer build (sdsl construct); load average $(cut -d" " -f1-3 /proc/loadavg)"
-rm -f "$out"/peer.csa "$out"/peer.docs
-/usr/bin/time -v -o "$out/peer.build.time" "$out/sdsl_peer" build "$out/text.bin" "$out/peer" > "$out/peer.build.out"
-echo "$(du_bytes "$out/peer.csa" "$out/peer.docs") $(du_bytes "$out/peer.csa")" > "$out/peer.bytes"
+if want peer; then
+  log "peer build (sdsl construct); load average $(cut -d" " -f1-3 /proc/loadavg)"
+  rm -f "$out"/peer.csa "$out"/peer.docs
+  /usr/bin/time -v -o "$out/peer.build.time" "$out/sdsl_peer" build "$out/text.bin" "$out/peer" > "$out/peer.build.out"
+  echo "$(du_bytes "$out/peer.csa" "$out/peer.docs") $(du_bytes "$out/peer.csa")" > "$out/peer.bytes"
+fi
 
 build_ours() { # label extra-args...
   local label="$1"; shift
@@ -75,31 +82,36 @@ build_ours() { # label extra-args...
     -o "$out/$label.idx" ${IDX_BUILD_ARGS:-} "$@" "$corpus" || return 1
   echo "$(du_bytes "$out/$label.idx") $(du_bytes "$out/$label.idx/fm")" > "$out/$label.bytes"
 }
-build_ours ours
+if want ours; then build_ours ours; fi
 rm -f "$out"/fast.*
-if "$idx" build --help 2>&1 | grep -q -- '--layout'; then
-  if build_ours fast --layout fast; then :; else
-    log "the fast layout failed to build; left out"; rm -rf "$out/fast.idx" "$out"/fast.*
+if want fast; then
+  if "$idx" build --help 2>&1 | grep -q -- '--layout'; then
+    if build_ours fast --layout fast; then :; else
+      log "the fast layout failed to build; left out"; rm -rf "$out/fast.idx" "$out"/fast.*
+    fi
+  else
+    log "this idx build has no --layout option; fast layout left out"
   fi
-else
-  log "this idx build has no --layout option; fast layout left out"
 fi
 
 # The machine is shared and noisy: the sides take turns, one timed pass each
 # per round (after a warm-up pass), and the table takes medians over rounds.
-rm -f "$out"/*.query.out.*
 for r in $(seq 1 "$reps"); do
-  log "round $r/$reps: peer queries"
-  "$out/sdsl_peer" query "$out/peer" "$out/q" "$out" 1 > "$out/peer.query.out.$r"
-  log "round $r/$reps: our queries (compact)"
-  "$bdir/bench/fm_bench" "$out/ours.idx" "$out/q" "$out" 1 ours > "$out/ours.query.out.$r"
+  if want peer; then
+    log "round $r/$reps: peer queries"
+    "$out/sdsl_peer" query "$out/peer" "$out/q" "$out" 1 > "$out/peer.query.out.$r"
+  fi
+  if want ours; then
+    log "round $r/$reps: our queries (compact)"
+    "$bdir/bench/fm_bench" "$out/ours.idx" "$out/q" "$out" 1 ours > "$out/ours.query.out.$r"
+  fi
   if [ -d "$out/fast.idx" ]; then
     log "round $r/$reps: our queries (fast)"
     "$bdir/bench/fm_bench" "$out/fast.idx" "$out/q" "$out" 1 fast > "$out/fast.query.out.$r"
   fi
 done
 
-echo "== FM-index benchmark: $(basename "$corpus"), $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- . 2>/dev/null || echo '+dirty'), $(nproc) cores, REPS=$reps, idx build --threads $threads ${IDX_BUILD_ARGS:-}"
+echo "== FM-index benchmark: $(basename "$corpus"), $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- . 2>/dev/null || echo '+dirty'), $(nproc) cores, REPS=$reps, sides: $sides, idx build --threads $threads ${IDX_BUILD_ARGS:-}"
 echo "load average at the end: $(cut -d" " -f1-3 /proc/loadavg) (the machine is shared: other jobs compete for the 2 cores)"
 status=0
 /usr/bin/python3 "$here/fm_table.py" "$out" || status=$?

@@ -64,7 +64,7 @@ fi
 sides="${SIDES:-peer ours fast}"
 want() { case " $sides " in *" $1 "*) return 0;; esac; return 1; }
 rm -f "$out"/{peer,ours,fast}.query.out.* "$out"/{peer,ours,fast}.build.time "$out"/{peer,ours,fast}.bytes
-du_bytes() { du -sb "$@" | awk '{s += $1} END {print s}'; }
+du_bytes() { du -sb "$@" | awk '{s += $1} END {printf "%.0f\n", s}'; }
 
 if want peer; then
   log "peer build (sdsl construct); load average $(cut -d" " -f1-3 /proc/loadavg)"

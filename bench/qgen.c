@@ -74,6 +74,14 @@ typedef struct {
     uint64_t *doc, *off; /* where it was sampled (present sets) */
 } qset;
 
+static void qset_free(qset *q) {
+    free(q->bytes);
+    free(q->count);
+    free(q->poshash);
+    free(q->doc);
+    free(q->off);
+}
+
 static void qset_init(qset *q, uint64_t n, uint64_t len) {
     q->n = n;
     q->len = len;
@@ -330,5 +338,9 @@ int main(int argc, char **argv) {
             (unsigned long long)n, (unsigned long long)sum[0], (unsigned long long)mx[0],
             (unsigned long long)sum[1], (unsigned long long)sum[2], (unsigned long long)mx[2],
             (unsigned long long)sum[3], (unsigned long long)mx[3]);
+    for (int s = 0; s < 4; s++) qset_free(sets4[s]);
+    free(starts);
+    munmap((void *)T, N);
+    close(fd);
     return 0;
 }

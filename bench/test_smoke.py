@@ -4,7 +4,8 @@ end to end on real data, small: SciFact (5,183 documents, 7.3 MB) is joined
 (jsonl_to_text.py), 500 queries per set are drawn with naive-scan truth
 (qgen), `idx build` writes a 4-shard index, fm_bench measures it and
 fm_table.py checks every count, located occurrence set (across shards) and
-1 KB window against the naive scan. Exit 77 (skipped) without SciFact.
+1 KB window against the naive scan; fm_bench refuses malformed query and
+window files and a missing index with exit 1. Exit 77 (skipped) without SciFact.
 
   test_smoke.py IDX_BIN FM_BENCH QGEN SHARED_DATA_DIR
 (the environment variable IDX_SHARED_DATA overrides SHARED_DATA_DIR, for worktrees)
@@ -60,6 +61,25 @@ def main():
         shards = open(f"{d}/ours.query.out.1").read().split("shards ")[1].split()[0]
         if int(shards) < 2:
             print(f"FAIL: expected several shards, got {shards}")
+            return 1
+        # malformed inputs: a clear message and exit 1, never a crash
+        import shutil
+        bad = f"{d}/bad"
+        shutil.copytree(f"{d}/q", f"{bad}/q")
+        cases = [("present50.q", "zz\n", "bad hex"), ("present50.q", "abc\n", "bad hex"),
+                 ("windows.w", "999999999 0 10 0\n", "idx_docs_text")]
+        for name, body, msg in cases:
+            shutil.copy(f"{d}/q/{name}", f"{bad}/keep")
+            with open(f"{bad}/q/{name}", "w") as f:
+                f.write(body)
+            r = subprocess.run([fm_bench, f"{d}/ours.idx", f"{bad}/q", bad, "1", "x"], capture_output=True)
+            if r.returncode != 1 or msg.encode() not in r.stderr:
+                print(f"FAIL: fm_bench on a malformed {name} ({body!r}): exit {r.returncode}, {r.stderr!r}")
+                return 1
+            shutil.copy(f"{bad}/keep", f"{bad}/q/{name}")
+        r = subprocess.run([fm_bench, f"{d}/missing.idx", f"{d}/q", bad, "1", "x"], capture_output=True)
+        if r.returncode != 1 or b"idx_fm_open" not in r.stderr:
+            print(f"FAIL: fm_bench on a missing index: exit {r.returncode}, {r.stderr!r}")
             return 1
         r = subprocess.run([sys.executable, f"{HERE}/fm_table.py", d], capture_output=True, text=True)
         print(r.stdout, r.stderr, end="")

@@ -10,7 +10,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 PKGS="build-essential cmake pkg-config git curl ca-certificates
   libsdsl-dev libdivsufsort-dev libzstd-dev zstd libopenblas-dev libmicrohttpd-dev
   libjansson-dev libutf8proc-dev libstemmer-dev libxxhash-dev zlib1g-dev
-  libcurl4-openssl-dev libcmocka-dev clang libclang-rt-14-dev"
+  libcurl4-openssl-dev libcmocka-dev clang libclang-rt-14-dev python3.11-doc"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

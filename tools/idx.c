@@ -9,8 +9,8 @@
 
 #include "idx_cli.h"
 
-extern const idx_cli_command __start_idx_cli_cmds[];
-extern const idx_cli_command __stop_idx_cli_cmds[];
+extern const idx_cli_command __start_idx_cli_cmds[] __attribute__((weak));
+extern const idx_cli_command __stop_idx_cli_cmds[] __attribute__((weak));
 
 const idx_cli_command *idx_cli_find(const char *name) {
     for (const idx_cli_command *c = __start_idx_cli_cmds; c < __stop_idx_cli_cmds; c++)

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The first README command: installs what idx needs, builds it, indexes a real
+# corpus that a Debian package installs (the Python 3.11 documentation
+# sources from python3.11-doc: ~500 reStructuredText files, 12 MB), and
+# answers a few queries on it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+IDX_EXTRA_PKGS="python3.11-doc ${IDX_EXTRA_PKGS:-}" scripts/install-deps.sh
+scripts/build.sh release
+IDX=build/idx
+CORPUS=/usr/share/doc/python3.11/html/_sources
+OUT=${IDX_QUICKSTART_DIR:-data}/pydoc.idx
+mkdir -p "$(dirname "$OUT")"
+
+echo "== idx build: FM-index + document store over $CORPUS"
+$IDX build --force -o "$OUT" "$CORPUS"
+echo
+echo "== idx inspect"
+$IDX inspect "$OUT"
+echo
+echo "== idx count (exact occurrence counts of byte strings)"
+for q in "asyncio" "Global Interpreter Lock" "def __init__(self" "	" ""; do
+  printf '%-28s %s\n' "$(printf '%q' "$q")" "$($IDX count "$OUT" "$q")"
+done
+echo
+echo "== idx find 'Global Interpreter Lock' --limit 3"
+$IDX find "$OUT" "Global Interpreter Lock" --limit 3 --context 60
+echo
+echo "== idx show glossary.rst.txt | head -20"
+$IDX show "$OUT" glossary.rst.txt | head -20

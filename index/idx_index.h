@@ -109,6 +109,58 @@ uint64_t idx_fm_cursor_count(const idx_fm_cursor *c);
 size_t idx_fm_cursor_length(const idx_fm_cursor *c); /* bytes prepended so far */
 const idx_fm_range *idx_fm_cursor_ranges(const idx_fm_cursor *c);
 
+/* Shard layouts: compact = Huffman-shaped wavelet tree (sdsl wt_huff over
+ * rrr_vector<63>) over the BWT; fast = byte-wise rank blocks (see fm_fast.c). */
+typedef enum { IDX_FM_LAYOUT_COMPACT = 0, IDX_FM_LAYOUT_FAST = 1 } idx_fm_layout;
+
+/* Per-shard facts and bytes on disk per component, for `idx inspect`. */
+typedef struct {
+    uint64_t first_doc, docs;      /* global id of the shard's first document, count */
+    uint64_t text_bytes;           /* document bytes (separators excluded) */
+    uint64_t file_bytes;           /* the whole shard file */
+    uint64_t bwt_bytes;            /* wavelet tree or rank blocks */
+    uint64_t marks_bytes, samples_bytes, docs_bytes; /* sampled SA and doc starts */
+    uint32_t sa_sample;
+    idx_fm_layout layout;
+} idx_fm_shard_sizes;
+idx_err idx_fm_get_shard_sizes(const idx_fm *fm, size_t shard, idx_fm_shard_sizes *out);
+uint64_t idx_fm_doc_count(const idx_fm *fm);
+
+/* ------------------------------------------------------------------------ */
+/* Building an index directory (index/build.c)                                */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    uint64_t shard_size;     /* corpus bytes per shard; 0 = derived from mem and threads */
+    uint64_t mem;            /* memory budget in bytes; 0 = 8 GiB */
+    int threads;             /* shards built at once; 0 = 2 */
+    idx_fm_layout layout;
+    uint32_t sa_sample;      /* suffix-array sample rate; 0 = 32 */
+    idx_corpus_opts corpus;  /* text/id fields, skip_bad, ... */
+    int force;               /* replace an existing index directory */
+    idx_progress_fn progress; /* NULL = silent */
+    void *progress_ud;
+} idx_index_build_opts;
+
+typedef struct {
+    uint64_t docs, text_bytes, shards, skipped, invalid_utf8, index_bytes;
+    double seconds;
+} idx_index_build_stats;
+
+/* Reads the corpus once and writes INDEX (document store + FM-index shards +
+ * manifest) into a temporary directory next to out_dir, renamed into place
+ * only when complete: a failed or killed build leaves nothing that loads.
+ * Shards are built by up to `threads` worker threads while reading goes on;
+ * peak memory is about threads * 6 * shard_size + shard_size. */
+idx_err idx_index_build(const char *out_dir, const char *const *inputs, size_t ninputs,
+                        const idx_index_build_opts *opts, idx_index_build_stats *stats);
+
+/* Checks INDEX: manifest against the files, every section checksum of every
+ * file; deep adds the structural checks of the document store and of every
+ * FM-index shard. IDX_ERR_CORRUPT / IDX_ERR_VERSION / IDX_ERR_NOT_FOUND
+ * with a message naming the file and section. */
+idx_err idx_index_verify(const char *index_dir, int deep);
+
 #ifdef __cplusplus
 }
 #endif

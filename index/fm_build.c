@@ -1,0 +1,231 @@
+/*
+ * fm_build.c -- builds one FM-index shard file (format at the top of fm.c)
+ * from the shard's text: suffix array by libdivsufsort (32-bit while the shard
+ * is below 2^31 bytes, divsufsort64 beyond), then one pass over the suffix
+ * array that streams the BWT (sentinel row removed) to a scratch file and
+ * collects the text-order suffix-array samples, then the wavelet tree built by
+ * sdsl from that file, and finally the file written section by section.
+ * Peak memory: n (text, the caller's) + 4n or 8n (suffix array) + 8n/s;
+ * the suffix array is freed before the wavelet tree is built.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <divsufsort.h>
+#include <divsufsort64.h>
+
+#include "fm_internal.h"
+#include "sdsl_shim.h"
+
+static unsigned bit_width(uint64_t v) {
+    unsigned b = 1;
+    while (b < 64 && (v >> b)) b++;
+    return b;
+}
+
+static idx_err file_sink(void *ud, const void *data, size_t n) {
+    return idx_file_write((idx_file_writer *)ud, data, n);
+}
+
+typedef struct {
+    FILE *f;
+    unsigned char buf[1 << 16];
+    size_t len;
+    const char *path;
+} bwt_out;
+
+static idx_err bwt_put(bwt_out *o, unsigned char c) {
+    o->buf[o->len++] = c;
+    if (o->len == sizeof o->buf) {
+        if (fwrite(o->buf, 1, o->len, o->f) != o->len)
+            return idx_fail(IDX_ERR_IO, "%s: write failed", o->path);
+        o->len = 0;
+    }
+    return IDX_OK;
+}
+
+/* The suffix array is either 32- or 64-bit; one pass over rows 0..n. */
+typedef struct {
+    const unsigned char *text;
+    uint64_t n, s, primary;
+    uint64_t *marks;   /* rows sampled, increasing */
+    uint64_t *samples; /* packed SA/s */
+    uint64_t nmarks;
+    unsigned bits;
+    bwt_out *out;
+} pass_state;
+
+static inline idx_err pass_row(pass_state *st, uint64_t row, uint64_t sa) {
+    if (sa == 0) st->primary = row;
+    else {
+        idx_err e = bwt_put(st->out, st->text[sa - 1]);
+        if (e != IDX_OK) return e;
+    }
+    if (sa % st->s == 0) {
+        uint64_t k = st->nmarks++;
+        st->marks[k] = row;
+        uint64_t v = sa / st->s, bit = k * st->bits, w = bit >> 6, o = bit & 63;
+        st->samples[w] |= v << o;
+        if (o + st->bits > 64) st->samples[w + 1] |= v >> (64 - o);
+    }
+    return IDX_OK;
+}
+
+idx_err idx_fm_shard_build(const char *path, const char *scratch_dir, const unsigned char *text,
+                           uint64_t n, const uint64_t *starts, uint64_t ndocs, uint64_t first_doc,
+                           uint32_t sa_sample, idx_fm_layout layout, idx_fm_build_info *info) {
+    double t0 = idx_now();
+    if (layout != IDX_FM_LAYOUT_COMPACT)
+        return idx_fail(IDX_ERR_UNSUPPORTED, "the fast layout is not implemented in this build");
+    if (n == 0 || ndocs == 0 || text[n - 1] != 0xFF)
+        return idx_fail(IDX_ERR_INTERNAL, "shard text must end with a separator");
+    if (sa_sample == 0 || sa_sample > IDX_FM_MAX_SAMPLE)
+        return idx_fail(IDX_ERR_INVALID, "suffix-array sample rate must be 1..%u", IDX_FM_MAX_SAMPLE);
+    if (n >= (UINT64_C(1) << 48)) return idx_fail(IDX_ERR_LIMIT, "shard too large");
+
+    uint64_t counts[256] = {0};
+    for (uint64_t i = 0; i < n; i++) counts[text[i]]++;
+    if (counts[0xFF] != ndocs) return idx_fail(IDX_ERR_INTERNAL, "separator count differs from document count");
+
+    idx_err e = IDX_OK;
+    pass_state st;
+    memset(&st, 0, sizeof st);
+    st.text = text;
+    st.n = n;
+    st.s = sa_sample;
+    st.bits = bit_width(n / sa_sample);
+    uint64_t nsamples = n / sa_sample + 1;
+    uint64_t words = (nsamples * st.bits + 63) / 64;
+    st.marks = malloc(nsamples * sizeof(uint64_t));
+    st.samples = calloc(words + 1, sizeof(uint64_t));
+    char *bwt_path = NULL;
+    bwt_out *bo = malloc(sizeof *bo);
+    idx_sdsl_wt *wt = NULL;
+    idx_sdsl_sd *sd = NULL;
+    idx_file_writer *w = NULL;
+    if (!st.marks || !st.samples || !bo) {
+        e = idx_fail(IDX_ERR_NOMEM, "out of memory for suffix-array samples");
+        goto done;
+    }
+    {
+        char name[64];
+        snprintf(name, sizeof name, "bwt-%llu.tmp", (unsigned long long)first_doc);
+        bwt_path = idx_path_join(scratch_dir, name);
+    }
+    if (!bwt_path) {
+        e = idx_fail(IDX_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    bo->path = bwt_path;
+    bo->len = 0;
+    bo->f = fopen(bwt_path, "wb");
+    if (!bo->f) {
+        e = idx_fail(IDX_ERR_IO, "%s: cannot create: %m", bwt_path);
+        goto done;
+    }
+    st.out = bo;
+
+    /* Suffix array, and the pass over rows: row 0 is the sentinel suffix (position n). */
+    double ts = idx_now();
+    if (n < (UINT64_C(1) << 31) - 1) {
+        int32_t *sa = malloc(n * sizeof(int32_t));
+        if (!sa) {
+            e = idx_fail(IDX_ERR_NOMEM, "out of memory for the suffix array (%llu bytes)", (unsigned long long)(n * 4));
+            goto done;
+        }
+        if (divsufsort(text, sa, (int32_t)n) != 0) {
+            free(sa);
+            e = idx_fail(IDX_ERR_INTERNAL, "divsufsort failed");
+            goto done;
+        }
+        if (info) info->sa_seconds = idx_now() - ts;
+        e = pass_row(&st, 0, n);
+        for (uint64_t i = 0; i < n && e == IDX_OK; i++) e = pass_row(&st, i + 1, (uint64_t)sa[i]);
+        free(sa);
+    } else {
+        int64_t *sa = malloc(n * sizeof(int64_t));
+        if (!sa) {
+            e = idx_fail(IDX_ERR_NOMEM, "out of memory for the suffix array (%llu bytes)", (unsigned long long)(n * 8));
+            goto done;
+        }
+        if (divsufsort64(text, sa, (int64_t)n) != 0) {
+            free(sa);
+            e = idx_fail(IDX_ERR_INTERNAL, "divsufsort64 failed");
+            goto done;
+        }
+        if (info) info->sa_seconds = idx_now() - ts;
+        e = pass_row(&st, 0, n);
+        for (uint64_t i = 0; i < n && e == IDX_OK; i++) e = pass_row(&st, i + 1, (uint64_t)sa[i]);
+        free(sa);
+    }
+    if (e != IDX_OK) goto done;
+    if (bo->len && fwrite(bo->buf, 1, bo->len, bo->f) != bo->len) e = idx_fail(IDX_ERR_IO, "%s: write failed", bwt_path);
+    if (fclose(bo->f) != 0 && e == IDX_OK) e = idx_fail(IDX_ERR_IO, "%s: write failed", bwt_path);
+    bo->f = NULL;
+    if (e != IDX_OK) goto done;
+    if (st.nmarks != nsamples) {
+        e = idx_fail(IDX_ERR_INTERNAL, "sample count mismatch");
+        goto done;
+    }
+
+    double tw = idx_now();
+    e = idx_sdsl_wt_build(bwt_path, n, &wt);
+    unlink(bwt_path);
+    if (e != IDX_OK) goto done;
+    e = idx_sdsl_sd_build(n + 1, st.marks, nsamples, &sd);
+    if (e != IDX_OK) goto done;
+    free(st.marks);
+    st.marks = NULL;
+    if (info) info->wt_seconds = idx_now() - tw;
+
+    uint64_t meta[IDX_FM_META_WORDS];
+    memset(meta, 0, sizeof meta);
+    meta[0] = (uint64_t)layout;
+    meta[1] = n;
+    meta[2] = st.primary;
+    meta[3] = ndocs;
+    meta[4] = first_doc;
+    meta[5] = n - ndocs;
+    meta[6] = sa_sample;
+    meta[7] = nsamples;
+    meta[8] = st.bits;
+    for (int c = 0; c < 256; c++) meta[9 + c] = counts[c];
+
+    uint64_t wt_bytes = 0, sd_bytes = 0;
+    if ((e = idx_file_create(path, IDX_FM_MAGIC, IDX_FM_VERSION, &w)) != IDX_OK) goto done;
+    if ((e = idx_file_put_section(w, "meta", meta, sizeof meta)) != IDX_OK) goto done;
+    if ((e = idx_file_section_begin(w, "wt")) != IDX_OK) goto done;
+    if ((e = idx_sdsl_wt_write(wt, file_sink, w, &wt_bytes)) != IDX_OK) goto done;
+    if ((e = idx_file_section_end(w)) != IDX_OK) goto done;
+    if ((e = idx_file_section_begin(w, "marks")) != IDX_OK) goto done;
+    if ((e = idx_sdsl_sd_write(sd, file_sink, w, &sd_bytes)) != IDX_OK) goto done;
+    if ((e = idx_file_section_end(w)) != IDX_OK) goto done;
+    if ((e = idx_file_put_section(w, "samples", st.samples, words * 8)) != IDX_OK) goto done;
+    if ((e = idx_file_put_section(w, "docs", starts, ndocs * 8)) != IDX_OK) goto done;
+    e = idx_file_commit(w);
+    w = NULL;
+    if (e != IDX_OK) goto done;
+    if (info) {
+        info->wt_bytes = wt_bytes;
+        info->marks_bytes = sd_bytes;
+        info->samples_bytes = words * 8;
+        info->docs_bytes = ndocs * 8;
+        info->file_bytes = idx_du(path);
+        info->total_seconds = idx_now() - t0;
+    }
+done:
+    if (w) idx_file_abort(w);
+    if (bo && bo->f) {
+        fclose(bo->f);
+        unlink(bwt_path);
+    }
+    free(bo);
+    free(bwt_path);
+    free(st.marks);
+    free(st.samples);
+    idx_sdsl_wt_free(wt);
+    idx_sdsl_sd_free(sd);
+    return e;
+}

@@ -127,8 +127,9 @@ static void mini_get_doc(idx_server_ctx *c, const idx_server_index *ix, json_t *
     uint64_t hi = off + qlen + ctx < dlen ? off + qlen + ctx : dlen;
     /* a few bytes more on each side so that both ends can move to character boundaries */
     uint64_t flo = lo > 3 ? lo - 3 : 0;
+    uint64_t fhi = dlen - hi > 3 ? hi + 3 : dlen;
     idx_buf t = {0};
-    e = idx_docs_text(ix->docs, doc, flo, hi - flo, &t);
+    e = idx_docs_text(ix->docs, doc, flo, fhi - flo, &t);
     if (e) {
         idx_buf_free(&t);
         idx_server_fail(c, e);

@@ -590,6 +590,8 @@ static void test_infinigram_compat(void **state) {
                 assert_int_equal(json_integer_value(json_object_get(d, "doc_len")), g_lens[doc]);
                 const char *text = json_string_value(json_object_get(d, "text"));
                 size_t tl = json_string_length(json_object_get(d, "text"));
+                if ((size_t)json_integer_value(json_object_get(d, "disp_len")) != tl)
+                    fprintf(stderr, "pattern '%s': %s\n", PATTERNS[p], gr.body.data);
                 assert_int_equal(json_integer_value(json_object_get(d, "disp_len")), tl);
                 json_int_t no = json_integer_value(json_object_get(d, "needle_offset"));
                 size_t ql = strlen(PATTERNS[p]);

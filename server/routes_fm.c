@@ -252,52 +252,73 @@ void idx_server_h_count(idx_server_ctx *c) {
 
 /* ---- POST /v1/find ------------------------------------------------------- */
 
+typedef struct {
+    uint64_t doc, off;
+} hit;
+
+static int cmp_hit(const void *a, const void *b) {
+    const hit *x = a, *y = b;
+    if (x->doc != y->doc) return x->doc < y->doc ? -1 : 1;
+    return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* The same occurrences as `idx find --json --limit N --context C`: the first
+ * `limit` in suffix-array order across shards, sorted by document and
+ * offset, each with its context window and metadata. */
 void idx_server_h_find(idx_server_ctx *c) {
     json_t *body = idx_server_body(c);
     const char *name, *q;
     size_t qlen;
-    uint64_t limit = 10;
+    uint64_t limit = 10, context = 40;
     if (!idx_server_field_str(c, body, "index", 1, &name, NULL) || !get_query(c, body, &q, &qlen) ||
-        !idx_server_field_uint(c, body, "limit", 0, 0, FIND_MAX_LOCATE, &limit))
+        !idx_server_field_uint(c, body, "limit", 0, 0, FIND_MAX_LOCATE, &limit) ||
+        !idx_server_field_uint(c, body, "context", 0, 0, idx_server_limits(c)->max_ctx_len, &context))
         return;
     if (qlen == 0) {
         idx_server_error(c, 400, "bad_request", "find needs a non-empty query");
         return;
     }
-    const idx_server_index *ix = need_fm(c, name, 0);
+    const idx_server_index *ix = need_fm(c, name, 1);
     if (!ix) return;
     size_t ns = idx_fm_shard_count(ix->fm);
     idx_fm_range *r = calloc(ns ? ns : 1, sizeof *r);
-    uint64_t total = 0;
-    if (!r) {
-        idx_server_error(c, 500, "internal", "out of memory");
-        return;
-    }
-    idx_err e = idx_fm_find(ix->fm, q, qlen, r, &total);
+    hit *hits = calloc(limit ? limit : 1, sizeof *hits);
     json_t *occ = json_array();
-    for (size_t s = 0; !e && s < ns && json_array_size(occ) < limit; s++) {
-        for (uint64_t k = r[s].lo; k < r[s].hi && json_array_size(occ) < limit; k++) {
-            uint64_t doc, off;
-            e = idx_fm_locate(ix->fm, s, k, &doc, &off);
-            if (e) break;
-            json_t *o = json_pack("{s:I,s:I,s:I,s:I}", "shard", (json_int_t)s, "rank", (json_int_t)k,
-                                  "doc_id", (json_int_t)doc, "offset", (json_int_t)off);
-            const char *id;
-            size_t idlen;
-            if (ix->docs && !idx_docs_id(ix->docs, doc, &id, &idlen))
-                json_object_set_new(o, "id", idx_server_json_text(id, idlen));
-            json_array_append_new(occ, o);
-            if (idx_server_deadline(c)) {
-                json_decref(occ);
-                free(r);
-                return;
-            }
+    idx_buf ctx = {0};
+    uint64_t total = 0, nh = 0;
+    idx_err e = r && hits && occ ? idx_fm_find(ix->fm, q, qlen, r, &total)
+                                 : idx_fail(IDX_ERR_NOMEM, "out of memory");
+    for (size_t s = 0; !e && s < ns && nh < limit; s++)
+        for (uint64_t k = r[s].lo; !e && k < r[s].hi && nh < limit; k++, nh++)
+            e = idx_fm_locate(ix->fm, s, k, &hits[nh].doc, &hits[nh].off);
+    if (!e) qsort(hits, nh, sizeof *hits, cmp_hit);
+    for (uint64_t i = 0; !e && i < nh; i++) {
+        const char *id = "", *meta = "{}";
+        size_t idlen = 0, mlen = 2;
+        if (idx_docs_id(ix->docs, hits[i].doc, &id, &idlen)) idlen = 0;
+        if (idx_docs_meta(ix->docs, hits[i].doc, &meta, &mlen)) {
+            meta = "{}";
+            mlen = 2;
         }
+        uint64_t start = hits[i].off > context ? hits[i].off - context : 0;
+        ctx.len = 0;
+        e = idx_docs_text(ix->docs, hits[i].doc, start, hits[i].off - start + qlen + context, &ctx);
+        if (e) break;
+        json_t *mj = json_loadb(meta, mlen, 0, NULL);
+        json_array_append_new(
+            occ, json_pack("{s:I,s:o,s:I,s:I,s:o,s:o}", "doc", (json_int_t)hits[i].doc, "id",
+                           idx_server_json_text(id, idlen), "offset", (json_int_t)hits[i].off,
+                           "context_offset", (json_int_t)start, "context",
+                           idx_server_json_text(ctx.data ? ctx.data : "", ctx.len), "metadata",
+                           mj ? mj : json_object()));
+        if (idx_server_deadline(c)) break;
     }
-    if (e) {
-        json_decref(occ);
+    idx_buf_free(&ctx);
+    free(hits);
+    if (e || c->answered) {
         free(r);
-        idx_server_fail(c, e);
+        json_decref(occ);
+        if (e) idx_server_fail(c, e);
         return;
     }
     json_t *seg = ranges_json(r, ns);

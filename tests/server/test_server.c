@@ -660,24 +660,83 @@ static void test_count_find(void **state) {
     free(body);
     json_decref(rq);
 
-    http("POST", "/v1/find", "{\"index\":\"tiny\",\"query\":\"the\",\"limit\":1000}", &r);
-    assert_int_equal(r.status, 200);
-    j = json_of(&r);
-    assert_int_equal(json_integer_value(json_object_get(j, "count")), naive_count("the", 3));
-    json_t *occ = json_object_get(j, "occurrences");
-    assert_int_equal(json_array_size(occ), naive_count("the", 3));
-    for (size_t i = 0; i < json_array_size(occ); i++) {
-        json_t *o = json_array_get(occ, i);
-        json_int_t d = json_integer_value(json_object_get(o, "doc_id"));
-        json_int_t off = json_integer_value(json_object_get(o, "offset"));
-        assert_true(d >= 0 && d < NDOCS && off >= 0 && (size_t)off + 3 <= g_lens[d]);
-        assert_memory_equal(g_docs[d] + off, "the", 3);
-        char want[16];
-        snprintf(want, sizeof want, "d%lld", (long long)d);
-        assert_string_equal(json_string_value(json_object_get(o, "id")), want);
+    /* every count equals `idx count --hex` on the same index */
+    for (size_t p = 0; p < NPAT; p++) {
+        char hex[256] = "", *o = hex;
+        for (const unsigned char *c = (const unsigned char *)PATTERNS[p]; *c; c++) o += sprintf(o, "%02x", *c);
+        char out[64];
+        snprintf(out, sizeof out, "%s/cli.count", g_dir);
+        assert_int_equal(t_sh("'%s' count --hex '%s' '%s' > '%s'", t_idx_bin(), g_index, hex, out), 0);
+        idx_buf cb = {0};
+        assert_int_equal(idx_read_file(out, 0, &cb), IDX_OK);
+        assert_int_equal(strtoull(cb.data, NULL, 10), naive_count(PATTERNS[p], strlen(PATTERNS[p])));
+        idx_buf_free(&cb);
     }
-    json_decref(j);
-    idx_buf_free(&r.body);
+
+    /* /v1/find gives the occurrences of `idx find --json`, in the same order */
+    static const char *const FINDS[] = {"the", "héllo", "abra", "t", "zz"};
+    for (size_t f = 0; f < sizeof FINDS / sizeof FINDS[0]; f++) {
+        for (int limit = 3; limit <= 1000; limit = limit * 333 + 1) {
+            char body[256];
+            snprintf(body, sizeof body, "{\"index\":\"tiny\",\"query\":\"%s\",\"limit\":%d,\"context\":5}",
+                     FINDS[f], limit);
+            http("POST", "/v1/find", body, &r);
+            assert_int_equal(r.status, 200);
+            j = json_of(&r);
+            size_t ql = strlen(FINDS[f]);
+            uint64_t want = naive_count(FINDS[f], ql);
+            assert_int_equal(json_integer_value(json_object_get(j, "count")), want);
+            json_t *occ = json_object_get(j, "occurrences");
+            assert_int_equal(json_array_size(occ), want < (uint64_t)limit ? want : (uint64_t)limit);
+            char out[64];
+            snprintf(out, sizeof out, "%s/cli.find", g_dir);
+            assert_int_equal(t_sh("'%s' find --json --limit %d --context 5 '%s' '%s' > '%s'", t_idx_bin(), limit,
+                                  g_index, FINDS[f], out),
+                             0);
+            idx_buf cb = {0};
+            assert_int_equal(idx_read_file(out, 0, &cb), IDX_OK);
+            size_t i = 0;
+            char *save = NULL;
+            for (char *line = strtok_r(cb.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save), i++) {
+                json_t *cl = json_loads(line, 0, NULL);
+                assert_non_null(cl);
+                json_t *o = json_array_get(occ, i);
+                if (!json_equal(cl, o)) {
+                    char *a = json_dumps(o, JSON_COMPACT);
+                    fprintf(stderr, "CLI %s\nAPI %s\n", line, a);
+                    free(a);
+                    fail();
+                }
+                json_int_t d = json_integer_value(json_object_get(o, "doc"));
+                json_int_t off = json_integer_value(json_object_get(o, "offset"));
+                assert_true(d >= 0 && d < NDOCS && off >= 0 && (size_t)off + ql <= g_lens[d]);
+                assert_memory_equal(g_docs[d] + off, FINDS[f], ql);
+                json_decref(cl);
+            }
+            assert_int_equal(i, json_array_size(occ));
+            idx_buf_free(&cb);
+            json_decref(j);
+            idx_buf_free(&r.body);
+        }
+    }
+
+    /* /v1/documents text equals `idx show --number` byte for byte */
+    for (unsigned d = 0; d < NDOCS; d += 7) {
+        char out[64], path[64];
+        snprintf(out, sizeof out, "%s/cli.show", g_dir);
+        assert_int_equal(t_sh("'%s' show --number '%s' %u > '%s'", t_idx_bin(), g_index, d, out), 0);
+        idx_buf cb = {0};
+        assert_int_equal(idx_read_file(out, 0, &cb), IDX_OK);
+        snprintf(path, sizeof path, "/v1/documents/tiny/%u", d);
+        http("GET", path, NULL, &r);
+        j = json_of(&r);
+        json_t *t = json_object_get(j, "text");
+        assert_int_equal(json_string_length(t), cb.len);
+        assert_memory_equal(json_string_value(t), cb.data, cb.len);
+        json_decref(j);
+        idx_buf_free(&r.body);
+        idx_buf_free(&cb);
+    }
 }
 
 typedef struct {

@@ -43,31 +43,11 @@ static int setup(void) {
     if (!f) return -1;
     for (size_t i = 0; i < sizeof DOCS / sizeof DOCS[0]; i++) fprintf(f, "%s\n", DOCS[i]);
     fclose(f);
-#ifdef IDX_SERVER_HAVE_FM
     idx_index_build_opts o;
     memset(&o, 0, sizeof o);
     o.shard_size = 64;
     const char *in[1] = {corpus};
     if (idx_index_build(index, in, 1, &o, NULL)) return -1;
-#else
-    char part[320];
-    snprintf(part, sizeof part, "%s/docs", index);
-    idx_docs_writer *w;
-    if (idx_mkdirs(index) || idx_docs_writer_open(part, NULL, &w)) return -1;
-    const char *paths[1] = {corpus};
-    idx_corpus *c;
-    if (idx_corpus_open(paths, 1, NULL, &c)) return -1;
-    idx_doc d;
-    int got;
-    while (!idx_corpus_next(c, &d, &got) && got) idx_docs_writer_add(w, &d, NULL);
-    idx_corpus_close(c);
-    if (idx_docs_writer_commit(w)) return -1;
-    json_t *m = idx_manifest_new();
-    json_object_set_new(json_object_get(m, "parts"), "docs", json_object());
-    idx_err e = idx_manifest_save(index, m);
-    json_decref(m);
-    if (e) return -1;
-#endif
     idx_server_opts so = {.api_key = "k", .max_body = 4096, .max_query = 64, .max_batch = 16};
     if (idx_server_new(&so, &g_server)) return -1;
     idx_server_index_spec sp = {.name = "ix", .dir = index};

@@ -12,9 +12,7 @@
 #include "server_int.h"
 
 static void index_close(idx_server_index *ix) {
-#ifdef IDX_SERVER_HAVE_FM
     idx_fm_close(ix->fm);
-#endif
     idx_docs_close(ix->docs);
     json_decref(ix->manifest);
     free((char *)ix->name);
@@ -57,12 +55,10 @@ static idx_err index_open(const idx_server_index_spec *sp, idx_server_index *ix)
         e = idx_docs_open(ix->dir, 0, &ix->docs);
         if (e) return e;
     }
-#ifdef IDX_SERVER_HAVE_FM
     if (idx_manifest_part(ix->manifest, "fm")) {
         e = idx_fm_open(ix->dir, 0, &ix->fm);
         if (e) return e;
     }
-#endif
     ix->disk_bytes = idx_du(ix->dir);
     return IDX_OK;
 }

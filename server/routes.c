@@ -17,12 +17,12 @@ const idx_server_route idx_server_routes[] = {
     {"GET", "/metrics", idx_server_h_metrics, 0},
     {"GET", "/v1/indexes", idx_server_h_indexes, 0},
     {"GET", "/v1/documents/{index}/{doc_id}", idx_server_h_document, 0}, /* routes_docs.c */
-#ifdef IDX_SERVER_HAVE_FM
     /* FM-index (server/routes_fm.c) */
     {"POST", "/", idx_server_h_infinigram, IDX_ROUTE_JSON},
     {"POST", "/v1/count", idx_server_h_count, IDX_ROUTE_JSON},
     {"POST", "/v1/find", idx_server_h_find, IDX_ROUTE_JSON},
-#endif
+    /* chunking (server/routes_chunk.c) */
+    {"POST", "/v1/chunk", idx_server_h_chunk, IDX_ROUTE_JSON},
 };
 const size_t idx_server_nroutes = sizeof idx_server_routes / sizeof idx_server_routes[0];
 
@@ -51,14 +51,12 @@ static json_t *index_json(const idx_server_index *ix) {
         json_object_set_new(d, "text_bytes", json_integer((json_int_t)idx_docs_text_bytes(ix->docs)));
         json_object_set_new(d, "file_bytes", json_integer((json_int_t)sz.file_bytes));
     }
-#ifdef IDX_SERVER_HAVE_FM
     if (ix->fm) {
         json_t *f = json_object_get(parts, "fm");
         if (!f) json_object_set_new(parts, "fm", f = json_object());
         json_object_set_new(f, "shards", json_integer((json_int_t)idx_fm_shard_count(ix->fm)));
         json_object_set_new(f, "corpus_bytes", json_integer((json_int_t)idx_fm_total_bytes(ix->fm)));
     }
-#endif
     return json_pack("{s:s,s:s,s:I,s:o}", "name", ix->name, "dir", ix->dir, "disk_bytes",
                      (json_int_t)ix->disk_bytes, "parts", parts);
 }
@@ -138,7 +136,6 @@ void idx_server_h_metrics(idx_server_ctx *c) {
             idx_buf_printf(&b, "idx_index_documents{index=\"%s\"} %llu\n", ix->name,
                            (unsigned long long)idx_docs_count(ix->docs));
     }
-#ifdef IDX_SERVER_HAVE_FM
     idx_buf_printf(&b, "# HELP idx_index_corpus_bytes Corpus bytes in each loaded FM-index.\n"
                        "# TYPE idx_index_corpus_bytes gauge\n");
     for (size_t i = 0; i < idx_server_index_count(c); i++) {
@@ -147,6 +144,5 @@ void idx_server_h_metrics(idx_server_ctx *c) {
             idx_buf_printf(&b, "idx_index_corpus_bytes{index=\"%s\"} %llu\n", ix->name,
                            (unsigned long long)idx_fm_total_bytes(ix->fm));
     }
-#endif
     idx_server_reply_text(c, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len);
 }

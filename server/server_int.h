@@ -98,5 +98,6 @@ void idx_server_h_infinigram(idx_server_ctx *c);
 void idx_server_h_count(idx_server_ctx *c);
 void idx_server_h_find(idx_server_ctx *c);
 void idx_server_h_document(idx_server_ctx *c);
+void idx_server_h_chunk(idx_server_ctx *c);
 
 #endif

@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include "idx_chunk.h"
 #include "idx_index.h"
 #include "idx_server.h"
 
@@ -88,7 +89,6 @@ static uint64_t naive_count(const char *p, size_t n) {
 static void build_index(void) {
     char *corpus = t_path(g_dir, "corpus.jsonl");
     write_corpus(corpus);
-#ifdef IDX_SERVER_HAVE_FM
     idx_index_build_opts o;
     memset(&o, 0, sizeof o);
     o.shard_size = 700; /* several shards */
@@ -98,28 +98,6 @@ static void build_index(void) {
     if (e) fprintf(stderr, "build: %s\n", idx_errmsg());
     assert_int_equal(e, IDX_OK);
     g_have_fm = 1;
-#else
-    /* no FM-index in this tree: a document store and a manifest naming it */
-    assert_int_equal(idx_mkdirs(g_index), IDX_OK);
-    char *part = t_path(g_index, "docs");
-    idx_docs_writer *w;
-    assert_int_equal(idx_docs_writer_open(part, NULL, &w), IDX_OK);
-    for (unsigned i = 0; i < NDOCS; i++) {
-        char id[32], title[32], meta[32];
-        snprintf(id, sizeof id, "d%u", i);
-        snprintf(title, sizeof title, "Title %u", i);
-        snprintf(meta, sizeof meta, "{\"n\":%u}", i);
-        idx_doc d = {.text = g_docs[i], .text_len = g_lens[i], .id = id, .title = title,
-                     .meta_json = meta, .meta_len = strlen(meta)};
-        assert_int_equal(idx_docs_writer_add(w, &d, NULL), IDX_OK);
-    }
-    assert_int_equal(idx_docs_writer_commit(w), IDX_OK);
-    json_t *m = idx_manifest_new();
-    json_object_set_new(json_object_get(m, "parts"), "docs", json_object());
-    assert_int_equal(idx_manifest_save(g_index, m), IDX_OK);
-    json_decref(m);
-    free(part);
-#endif
     free(corpus);
 }
 
@@ -439,11 +417,7 @@ static void test_body_limits(void **state) {
     b[big] = '\0';
     b[0] = '{';
     b[big - 1] = '}';
-#ifdef IDX_SERVER_HAVE_FM
     http("POST", "/v1/count", b, &r);
-#else
-    http("GET", "/v1/indexes", b, &r);
-#endif
     assert_error(&r, 413, "payload_too_large", "max_body=65536");
     idx_buf_free(&r.body);
     free(b);
@@ -453,7 +427,6 @@ static void test_body_limits(void **state) {
     idx_buf_free(&r.body);
 }
 
-#ifdef IDX_SERVER_HAVE_FM
 static void test_json_errors(void **state) {
     (void)state;
     resp r;
@@ -739,6 +712,77 @@ static void test_count_find(void **state) {
     }
 }
 
+/* /v1/chunk equals the library's chunker on the same text and options. */
+static void check_chunks(const char *text, const char *chunker, idx_chunk_kind kind, int size, int overlap,
+                         int bytes) {
+    json_t *rq = json_pack("{s:s,s:s,s:i,s:i,s:s}", "text", text, "chunker", chunker, "size", size, "overlap",
+                           overlap, "unit", bytes ? "bytes" : "words");
+    char *body = json_dumps(rq, JSON_COMPACT);
+    resp r;
+    http("POST", "/v1/chunk", body, &r);
+    if (r.status != 200) fprintf(stderr, "%s\n", r.body.data);
+    assert_int_equal(r.status, 200);
+    json_t *j = json_of(&r);
+    json_t *chunks = json_object_get(j, "chunks");
+    idx_chunk_opts o;
+    idx_chunk_opts_init(&o, kind);
+    o.size = (uint64_t)size;
+    o.overlap = (uint64_t)overlap;
+    o.unit = bytes ? IDX_CHUNK_UNIT_BYTES : IDX_CHUNK_UNIT_WORDS;
+    idx_chunk_list l = {0};
+    assert_int_equal(idx_chunk_text(&o, text, strlen(text), &l), IDX_OK);
+    assert_int_equal(json_array_size(chunks), l.n);
+    for (size_t i = 0; i < l.n; i++) {
+        json_t *ch = json_array_get(chunks, i);
+        assert_int_equal(json_integer_value(json_object_get(ch, "start")), l.spans[i].start);
+        assert_int_equal(json_integer_value(json_object_get(ch, "end")), l.spans[i].end);
+        assert_int_equal(json_integer_value(json_object_get(ch, "words")), l.spans[i].words);
+        json_t *t = json_object_get(ch, "text");
+        assert_int_equal(json_string_length(t), l.spans[i].end - l.spans[i].start);
+        assert_memory_equal(json_string_value(t), text + l.spans[i].start, json_string_length(t));
+        if (l.spans[i].head_len)
+            assert_memory_equal(json_string_value(json_object_get(ch, "heading")), l.heads.data + l.spans[i].head_off,
+                                l.spans[i].head_len);
+    }
+    idx_chunk_list_free(&l);
+    json_decref(j);
+    idx_buf_free(&r.body);
+    free(body);
+    json_decref(rq);
+}
+
+static void test_chunk(void **state) {
+    (void)state;
+    for (unsigned d = 0; d < NDOCS; d += 5) {
+        if (!idx_utf8_valid(g_docs[d], g_lens[d])) continue;
+        check_chunks(g_docs[d], "recursive", IDX_CHUNK_RECURSIVE, 8, 0, 0);
+        check_chunks(g_docs[d], "sentence", IDX_CHUNK_SENTENCE, 200, 0, 0);
+        check_chunks(g_docs[d], "fixed-bytes", IDX_CHUNK_FIXED_BYTES, 16, 4, 1);
+    }
+    const char *md = "# Title\n\nIntro text. Second sentence.\n\n## Part A\n\nAlpha beta gamma.\n\n## Part B\n\nDelta.\n";
+    check_chunks(md, "markdown", IDX_CHUNK_MARKDOWN, 0, 0, 0);
+    resp r;
+    http("POST", "/v1/chunk", "{\"texts\":[\"One. Two.\",\"Three.\"],\"chunker\":\"sentence\"}", &r);
+    assert_int_equal(r.status, 200);
+    json_t *j = json_of(&r);
+    assert_int_equal(json_array_size(json_object_get(j, "results")), 2);
+    assert_int_equal(json_array_size(json_array_get(json_object_get(j, "results"), 0)), 2);
+    json_decref(j);
+    idx_buf_free(&r.body);
+    http("POST", "/v1/chunk", "{\"text\":\"x\",\"chunker\":\"nope\"}", &r);
+    assert_error(&r, 400, "bad_request", "nope");
+    idx_buf_free(&r.body);
+    http("POST", "/v1/chunk", "{\"text\":\"x\",\"chunker\":\"ppl\"}", &r);
+    assert_error(&r, 400, "unsupported", "language model");
+    idx_buf_free(&r.body);
+    http("POST", "/v1/chunk", "{\"text\":\"x y z\",\"chunker\":\"fixed\",\"size\":2,\"overlap\":2}", &r);
+    assert_error(&r, 400, "bad_request", NULL);
+    idx_buf_free(&r.body);
+    http("POST", "/v1/chunk", "{\"text\":\"x\",\"texts\":[]}", &r);
+    assert_error(&r, 400, "bad_request", "either");
+    idx_buf_free(&r.body);
+}
+
 typedef struct {
     unsigned seed;
     int errors;
@@ -787,7 +831,6 @@ static void test_concurrent(void **state) {
         assert_int_equal(args[i].errors, 0);
     }
 }
-#endif
 
 static void test_metrics(void **state) {
     (void)state;
@@ -933,13 +976,12 @@ int main(void) {
         cmocka_unit_test(test_routing_errors),
         cmocka_unit_test(test_documents),
         cmocka_unit_test(test_body_limits),
-#ifdef IDX_SERVER_HAVE_FM
         cmocka_unit_test(test_json_errors),
         cmocka_unit_test(test_deadline),
         cmocka_unit_test(test_infinigram_compat),
         cmocka_unit_test(test_count_find),
         cmocka_unit_test(test_concurrent),
-#endif
+        cmocka_unit_test(test_chunk),
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_inprocess),
         cmocka_unit_test(test_cli_errors),

@@ -240,12 +240,13 @@ static idx_err shard_load(fm_shard *sh, const char *path, uint64_t want_first_do
     if (e != IDX_OK) return idx_fail_context(e, "%s: section \"wt\"", path);
     if (idx_sdsl_wt_size(sh->wt) != sh->n) return corrupt(sh, "wt", "length disagrees with meta");
 
+    /* The C array must agree with the tree, or LF steps could leave [0, n]. */
+    for (int c = 0; c < 256; c++) {
+        uint64_t r = sh->counts[c] ? idx_sdsl_wt_rank(sh->wt, sh->n, (unsigned char)c) : 0;
+        if (r != sh->counts[c]) return corrupt(sh, "wt", "byte counts disagree with meta");
+    }
     if (flags & IDX_FILE_VERIFY) {
-        /* Deep structural checks: byte counts of the tree, samples form a permutation. */
-        for (int c = 0; c < 256; c++) {
-            uint64_t r = sh->counts[c] ? idx_sdsl_wt_rank(sh->wt, sh->n, (unsigned char)c) : 0;
-            if (r != sh->counts[c]) return corrupt(sh, "wt", "byte counts disagree with meta");
-        }
+        /* Deep structural checks: samples form a permutation, docs follow separators. */
         uint64_t nb = (sh->nsamples + 63) / 64;
         uint64_t *seen = calloc(nb ? nb : 1, 8);
         if (!seen) return idx_fail(IDX_ERR_NOMEM, "out of memory verifying %s", path);

@@ -46,15 +46,14 @@ static inline uint64_t nc_count(const naive_corpus *c, const unsigned char *p, s
     uint64_t k = 0;
     for (size_t d = 0; d < c->n; d++) {
         if (c->len[d] < m) continue;
-        const unsigned char *t = c->text[d];
-        for (size_t i = 0; i + m <= c->len[d]; i++) {
-            if (t[i] == p[0] && memcmp(t + i, p, m) == 0) {
-                if (occ && k < max) {
-                    occ[2 * k] = d;
-                    occ[2 * k + 1] = i;
-                }
-                k++;
+        const unsigned char *t = c->text[d], *end = t + c->len[d], *q = t;
+        while ((size_t)(end - q) >= m && (q = memmem(q, (size_t)(end - q), p, m)) != NULL) {
+            if (occ && k < max) {
+                occ[2 * k] = d;
+                occ[2 * k + 1] = (uint64_t)(q - t);
             }
+            k++;
+            q++;
         }
     }
     return k;

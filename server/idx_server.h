@@ -20,6 +20,7 @@
 
 #include "idx_common.h"
 #include "idx_index.h"
+#include "idx_ngram.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -46,6 +47,7 @@ typedef struct {
     size_t conn_memory;        /* MHD_OPTION_CONNECTION_MEMORY_LIMIT, bytes [128 KiB] */
     unsigned conn_timeout_s;   /* MHD_OPTION_CONNECTION_TIMEOUT for idle clients [30] */
     unsigned max_ctx_len;      /* largest max_ctx_len of get_doc_by_rank [10000] */
+    size_t max_text;           /* bytes of one text to score (infgram, contamination entry) [65536] */
 } idx_server_opts;
 
 /* One index to serve: a directory written by `idx build`, under a name. */
@@ -99,6 +101,7 @@ typedef struct {
     json_t *manifest;
     idx_docs *docs;
     idx_fm *fm;
+    idx_ngram_src *ngram; /* over fm, for /v1/infgram and /v1/contamination */
     uint64_t disk_bytes; /* bytes of the whole directory */
 } idx_server_index;
 

@@ -21,6 +21,9 @@ const idx_server_route idx_server_routes[] = {
     {"POST", "/", idx_server_h_infinigram, IDX_ROUTE_JSON},
     {"POST", "/v1/count", idx_server_h_count, IDX_ROUTE_JSON},
     {"POST", "/v1/find", idx_server_h_find, IDX_ROUTE_JSON},
+    /* n-grams and contamination (server/routes_ngram.c) */
+    {"POST", "/v1/infgram", idx_server_h_infgram, IDX_ROUTE_JSON},
+    {"POST", "/v1/contamination", idx_server_h_contamination, IDX_ROUTE_JSON},
     /* chunking (server/routes_chunk.c) */
     {"POST", "/v1/chunk", idx_server_h_chunk, IDX_ROUTE_JSON},
 };

@@ -99,5 +99,7 @@ void idx_server_h_count(idx_server_ctx *c);
 void idx_server_h_find(idx_server_ctx *c);
 void idx_server_h_document(idx_server_ctx *c);
 void idx_server_h_chunk(idx_server_ctx *c);
+void idx_server_h_infgram(idx_server_ctx *c);
+void idx_server_h_contamination(idx_server_ctx *c);
 
 #endif

@@ -124,7 +124,7 @@ static int cmd_serve(int argc, char **argv) {
         {"timeout-ms", required_argument, 0, 'T'}, {"max-connections", required_argument, 0, 'c'},
         {"max-per-ip", required_argument, 0, 'i'}, {"conn-memory", required_argument, 0, 'm'},
         {"conn-timeout", required_argument, 0, 'C'}, {"pid-file", required_argument, 0, 'P'},
-        {"reload", no_argument, 0, 'R'},           {"help", no_argument, 0, 'h'},
+        {"reload", no_argument, 0, 'R'},           {"max-text", required_argument, 0, 'X'},           {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     idx_server_opts o;
     memset(&o, 0, sizeof o);
@@ -182,6 +182,10 @@ static int cmd_serve(int argc, char **argv) {
         case 'C':
             if (parse_uint(optarg, 86400, &v) || !v) return idx_cli_usage("serve", "bad --conn-timeout '%s'", optarg);
             o.conn_timeout_s = (unsigned)v;
+            break;
+        case 'X':
+            if (idx_cli_parse_size(optarg, &sz) || !sz) return idx_cli_usage("serve", "bad --max-text '%s'", optarg);
+            o.max_text = (size_t)sz;
             break;
         case 'P': pid_file = optarg; break;
         case 'R': reload = 1; break;

@@ -783,6 +783,129 @@ static void test_chunk(void **state) {
     idx_buf_free(&r.body);
 }
 
+/* Reads a whole file as JSON (the CLI's output). */
+static json_t *load_json_file(const char *path) {
+    json_error_t je;
+    json_t *j = json_load_file(path, 0, &je);
+    if (!j) fprintf(stderr, "%s: %s\n", path, je.text);
+    assert_non_null(j);
+    return j;
+}
+
+static void assert_json_equal(json_t *a, json_t *b) {
+    if (!json_equal(a, b)) {
+        char *x = json_dumps(a, JSON_COMPACT), *y = json_dumps(b, JSON_COMPACT);
+        fprintf(stderr, "JSON differs:\n  %.2000s\n  %.2000s\n", x, y);
+        free(x);
+        free(y);
+        fail();
+    }
+}
+
+/* /v1/infgram equals `idx infgram --json` on the same text. */
+static void test_infgram(void **state) {
+    (void)state;
+    static const char *const TEXTS[] = {"the cat sat on the mat", "héllo wörld ✓ ok", "qqq unseen ☃ bytes",
+                                        "abracadabra abracadabra"};
+    for (size_t i = 0; i < sizeof TEXTS / sizeof TEXTS[0]; i++) {
+        for (int byte = 0; byte < 2; byte++) {
+            char tf[64], out[64];
+            snprintf(tf, sizeof tf, "%s/ig.txt", g_dir);
+            snprintf(out, sizeof out, "%s/ig.json", g_dir);
+            t_writes(tf, TEXTS[i]);
+            assert_int_equal(t_sh("'%s' infgram --json --unit %s --max-suffix 12 --file '%s' '%s' > '%s'",
+                                  t_idx_bin(), byte ? "byte" : "char", tf, g_index, out),
+                             0);
+            json_t *cli = load_json_file(out);
+            json_t *rq = json_pack("{s:s,s:s,s:s,s:i}", "index", "tiny", "text", TEXTS[i], "unit",
+                                   byte ? "byte" : "char", "max_suffix", 12);
+            char *body = json_dumps(rq, JSON_COMPACT);
+            resp r;
+            http("POST", "/v1/infgram", body, &r);
+            assert_int_equal(r.status, 200);
+            json_t *j = json_of(&r);
+            assert_true(json_is_real(json_object_get(j, "latency_ms")));
+            json_object_del(j, "latency_ms");
+            assert_json_equal(j, cli);
+            json_decref(j);
+            json_decref(cli);
+            json_decref(rq);
+            free(body);
+            idx_buf_free(&r.body);
+        }
+    }
+    resp r;
+    http("POST", "/v1/infgram", "{\"index\":\"tiny\",\"text\":\"a\",\"unit\":\"word\"}", &r);
+    assert_error(&r, 400, "bad_request", "unit");
+    idx_buf_free(&r.body);
+    http("POST", "/v1/infgram", "{\"index\":\"nope\",\"text\":\"a\"}", &r);
+    assert_error(&r, 404, "unknown_index", "nope");
+    idx_buf_free(&r.body);
+}
+
+/* /v1/contamination equals `idx contam --json` on the same entries. */
+static void test_contamination(void **state) {
+    (void)state;
+    json_t *entries = json_array();
+    /* planted: whole documents (dirty), half a document, and clean text */
+    for (unsigned d = 0; d < NDOCS; d += 9) {
+        if (!idx_utf8_valid(g_docs[d], g_lens[d])) continue;
+        char id[16];
+        snprintf(id, sizeof id, "q%u", d);
+        json_array_append_new(entries, json_pack("{s:s,s:s%}", "id", id, "question", g_docs[d], g_lens[d]));
+    }
+    json_array_append_new(entries, json_pack("{s:s,s:s}", "id", "clean1", "question",
+                                             "Completely different words that appear nowhere in this tiny corpus at all, "
+                                             "none of them, not one window of fifty characters."));
+    json_array_append_new(entries, json_pack("{s:s,s:s}", "id", "short", "question", "the cat"));
+    json_array_append_new(entries, json_pack("{s:s,s:i}", "id", "bad", "question", 5));
+    char bf[64], out[64];
+    snprintf(bf, sizeof bf, "%s/planted.jsonl", g_dir);
+    snprintf(out, sizeof out, "%s/contam.json", g_dir);
+    FILE *f = fopen(bf, "wb");
+    for (size_t i = 0; i < json_array_size(entries); i++) {
+        char *line = json_dumps(json_array_get(entries, i), JSON_COMPACT);
+        fprintf(f, "%s\n", line);
+        free(line);
+    }
+    fclose(f);
+    assert_int_equal(t_sh("'%s' contam --json --quiet --skip-bad --threads 1 --window 20 --name planted '%s' '%s' > '%s'",
+                          t_idx_bin(), g_index, bf, out),
+                     0);
+    json_t *cli = load_json_file(out);
+    json_t *rq = json_pack("{s:s,s:s,s:o,s:i}", "index", "tiny", "benchmark", "planted", "entries", entries, "window", 20);
+    char *body = json_dumps(rq, JSON_COMPACT);
+    resp r;
+    http("POST", "/v1/contamination", body, &r);
+    if (r.status != 200) fprintf(stderr, "%s\n", r.body.data);
+    assert_int_equal(r.status, 200);
+    json_t *j = json_of(&r);
+    json_t *a = json_object_get(j, "entries"), *b = json_object_get(cli, "entries");
+    assert_int_equal(json_array_size(a), json_array_size(b));
+    int dirty = 0;
+    for (size_t i = 0; i < json_array_size(a); i++) {
+        json_object_del(json_array_get(a, i), "source");
+        json_object_del(json_array_get(b, i), "source");
+        assert_json_equal(json_array_get(a, i), json_array_get(b, i));
+        const char *cls = json_string_value(json_object_get(json_array_get(a, i), "class"));
+        if (cls && !strcmp(cls, "dirty")) dirty++;
+    }
+    assert_true(dirty >= 5); /* the planted documents */
+    assert_json_equal(json_object_get(j, "summary"), json_object_get(cli, "summary"));
+    json_decref(j);
+    json_decref(cli);
+    idx_buf_free(&r.body);
+    free(body);
+    json_decref(rq);
+
+    http("POST", "/v1/contamination", "{\"index\":\"tiny\",\"entries\":{}}", &r);
+    assert_error(&r, 400, "bad_request", "entries");
+    idx_buf_free(&r.body);
+    http("POST", "/v1/contamination", "{\"index\":\"tiny\",\"entries\":[],\"dirty\":0.1,\"suspicious\":0.5}", &r);
+    assert_error(&r, 400, "bad_request", "suspicious");
+    idx_buf_free(&r.body);
+}
+
 typedef struct {
     unsigned seed;
     int errors;
@@ -982,6 +1105,8 @@ int main(void) {
         cmocka_unit_test(test_count_find),
         cmocka_unit_test(test_concurrent),
         cmocka_unit_test(test_chunk),
+        cmocka_unit_test(test_infgram),
+        cmocka_unit_test(test_contamination),
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_inprocess),
         cmocka_unit_test(test_cli_errors),

@@ -11,6 +11,9 @@ PKGS="build-essential cmake pkg-config git curl ca-certificates
   libsdsl-dev libdivsufsort-dev libzstd-dev zstd libopenblas-dev libmicrohttpd-dev
   libjansson-dev libutf8proc-dev libstemmer-dev libxxhash-dev zlib1g-dev
   libcurl4-openssl-dev libcmocka-dev clang libclang-rt-14-dev python3.11-doc"
+# Optional benchmark peers and corpora (bench/*.sh): IDX_BENCH=1 scripts/install-deps.sh
+IDX_BENCH_PKGS="libxapian-dev linux-source-6.1 bc time"
+if [ "${IDX_BENCH:-0}" = 1 ]; then IDX_EXTRA_PKGS="${IDX_EXTRA_PKGS:-} $IDX_BENCH_PKGS"; fi
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -21,6 +21,7 @@
 #include "idx_common.h"
 #include "idx_index.h"
 #include "idx_ngram.h"
+#include "idx_retrieve.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -102,6 +103,8 @@ typedef struct {
     idx_docs *docs;
     idx_fm *fm;
     idx_ngram_src *ngram; /* over fm, for /v1/infgram and /v1/contamination */
+    idx_sparse *sparse;   /* BM25 part */
+    struct idx_server_pool *searchers; /* reusable idx_sparse_searcher objects */
     uint64_t disk_bytes; /* bytes of the whole directory */
 } idx_server_index;
 

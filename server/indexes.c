@@ -12,6 +12,8 @@
 #include "server_int.h"
 
 static void index_close(idx_server_index *ix) {
+    idx_server_pool_free(ix->searchers);
+    idx_sparse_close(ix->sparse);
     idx_ngram_src_free(ix->ngram);
     idx_fm_close(ix->fm);
     idx_docs_close(ix->docs);
@@ -59,6 +61,11 @@ static idx_err index_open(const idx_server_index_spec *sp, idx_server_index *ix)
     if (idx_manifest_part(ix->manifest, "fm")) {
         e = idx_fm_open(ix->dir, 0, &ix->fm);
         if (!e) e = idx_ngram_src_fm(ix->fm, &ix->ngram);
+        if (e) return e;
+    }
+    if (idx_manifest_part(ix->manifest, "sparse")) {
+        e = idx_sparse_open(ix->dir, 0, &ix->sparse);
+        if (!e) e = idx_server_pool_new(&ix->searchers);
         if (e) return e;
     }
     ix->disk_bytes = idx_du(ix->dir);

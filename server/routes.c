@@ -24,6 +24,8 @@ const idx_server_route idx_server_routes[] = {
     /* n-grams and contamination (server/routes_ngram.c) */
     {"POST", "/v1/infgram", idx_server_h_infgram, IDX_ROUTE_JSON},
     {"POST", "/v1/contamination", idx_server_h_contamination, IDX_ROUTE_JSON},
+    /* retrieval (server/routes_retrieve.c) */
+    {"POST", "/v1/retrieve", idx_server_h_retrieve, IDX_ROUTE_JSON},
     /* chunking (server/routes_chunk.c) */
     {"POST", "/v1/chunk", idx_server_h_chunk, IDX_ROUTE_JSON},
 };
@@ -59,6 +61,13 @@ static json_t *index_json(const idx_server_index *ix) {
         if (!f) json_object_set_new(parts, "fm", f = json_object());
         json_object_set_new(f, "shards", json_integer((json_int_t)idx_fm_shard_count(ix->fm)));
         json_object_set_new(f, "corpus_bytes", json_integer((json_int_t)idx_fm_total_bytes(ix->fm)));
+    }
+    if (ix->sparse) {
+        json_t *sp = json_object_get(parts, "sparse");
+        if (!sp) json_object_set_new(parts, "sparse", sp = json_object());
+        json_object_set_new(sp, "documents", json_integer((json_int_t)idx_sparse_live_count(ix->sparse)));
+        json_object_set_new(sp, "segments", json_integer((json_int_t)idx_sparse_segment_count(ix->sparse)));
+        json_object_set_new(sp, "bytes", json_integer((json_int_t)idx_sparse_bytes(ix->sparse)));
     }
     return json_pack("{s:s,s:s,s:I,s:o}", "name", ix->name, "dir", ix->dir, "disk_bytes",
                      (json_int_t)ix->disk_bytes, "parts", parts);

@@ -21,6 +21,10 @@ typedef struct {
 idx_err idx_server_set_open(const idx_server_index_spec *specs, size_t n, idx_server_set **out);
 void idx_server_set_release(idx_server_set *set);
 
+/* A stack of reusable sparse searchers (one per concurrent request). */
+idx_err idx_server_pool_new(struct idx_server_pool **out);
+void idx_server_pool_free(struct idx_server_pool *p);
+
 /* Latency histogram bounds in seconds (Prometheus "le" labels). */
 #define IDX_SERVER_NBUCKETS 14
 extern const double idx_server_buckets[IDX_SERVER_NBUCKETS];
@@ -100,6 +104,7 @@ void idx_server_h_find(idx_server_ctx *c);
 void idx_server_h_document(idx_server_ctx *c);
 void idx_server_h_chunk(idx_server_ctx *c);
 void idx_server_h_infgram(idx_server_ctx *c);
+void idx_server_h_retrieve(idx_server_ctx *c);
 void idx_server_h_contamination(idx_server_ctx *c);
 
 #endif

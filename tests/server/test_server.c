@@ -98,6 +98,8 @@ static void build_index(void) {
     if (e) fprintf(stderr, "build: %s\n", idx_errmsg());
     assert_int_equal(e, IDX_OK);
     g_have_fm = 1;
+    /* and a BM25 part over the same document store */
+    assert_int_equal(t_sh("'%s' index-sparse --into '%s' >/dev/null 2>&1", t_idx_bin(), g_index), 0);
     free(corpus);
 }
 
@@ -906,6 +908,83 @@ static void test_contamination(void **state) {
     idx_buf_free(&r.body);
 }
 
+/* /v1/retrieve equals `idx retrieve --json` (ids, ranks, scores, titles, snippets). */
+static void test_retrieve(void **state) {
+    (void)state;
+    static const char *const QUERIES[] = {"cat mat", "héllo wörld", "abracadabra index", "quoted data",
+                                          "zz", "nothingmatcheshere"};
+    json_t *batch = json_array();
+    json_t *single[6];
+    for (size_t i = 0; i < 6; i++) {
+        char out[64];
+        snprintf(out, sizeof out, "%s/ret.json", g_dir);
+        assert_int_equal(t_sh("'%s' retrieve --json -k 5 '%s' '%s' > '%s' 2>/dev/null", t_idx_bin(), g_index,
+                              QUERIES[i], out),
+                         0);
+        json_t *cli = load_json_file(out);
+        json_t *rq = json_pack("{s:s,s:s,s:i,s:s}", "index", "tiny", "query", QUERIES[i], "k", 5, "mode", "sparse");
+        char *body = json_dumps(rq, JSON_COMPACT);
+        resp r;
+        http("POST", "/v1/retrieve", body, &r);
+        if (r.status != 200) fprintf(stderr, "%s\n", r.body.data);
+        assert_int_equal(r.status, 200);
+        json_t *j = json_of(&r);
+        json_t *a = json_object_get(j, "hits"), *b = json_object_get(cli, "hits");
+        assert_int_equal(json_array_size(a), json_array_size(b));
+        if (i < 3) assert_true(json_array_size(a) > 0);
+        for (size_t h = 0; h < json_array_size(a); h++) {
+            json_t *x = json_array_get(a, h), *y = json_array_get(b, h);
+            assert_int_equal(json_integer_value(json_object_get(x, "rank")), json_integer_value(json_object_get(y, "rank")));
+            assert_string_equal(json_string_value(json_object_get(x, "id")), json_string_value(json_object_get(y, "id")));
+            assert_string_equal(json_string_value(json_object_get(x, "title")), json_string_value(json_object_get(y, "title")));
+            assert_string_equal(json_string_value(json_object_get(x, "snippet")), json_string_value(json_object_get(y, "snippet")));
+            double d = json_number_value(json_object_get(x, "score")) - json_number_value(json_object_get(y, "score"));
+            assert_true(d < 1e-6 && d > -1e-6);
+            /* the document and offsets, and the text byte for byte */
+            const char *id = json_string_value(json_object_get(x, "document"));
+            unsigned doc = (unsigned)atoi(id + 1);
+            assert_int_equal(json_integer_value(json_object_get(x, "start")), 0);
+            assert_int_equal(json_integer_value(json_object_get(x, "end")), g_lens[doc]);
+            json_t *t = json_object_get(x, "text");
+            assert_int_equal(json_string_length(t), g_lens[doc]);
+            assert_memory_equal(json_string_value(t), g_docs[doc], g_lens[doc]);
+        }
+        single[i] = json_incref(a);
+        json_array_append_new(batch, json_string(QUERIES[i]));
+        json_decref(j);
+        json_decref(cli);
+        json_decref(rq);
+        free(body);
+        idx_buf_free(&r.body);
+    }
+    /* the batch answers what the single queries did */
+    json_t *rq = json_pack("{s:s,s:o,s:i}", "index", "tiny", "queries", batch, "k", 5);
+    char *body = json_dumps(rq, JSON_COMPACT);
+    resp r;
+    http("POST", "/v1/retrieve", body, &r);
+    assert_int_equal(r.status, 200);
+    json_t *j = json_of(&r);
+    json_t *res = json_object_get(j, "results");
+    assert_int_equal(json_array_size(res), 6);
+    for (size_t i = 0; i < 6; i++) {
+        assert_json_equal(json_object_get(json_array_get(res, i), "hits"), single[i]);
+        json_decref(single[i]);
+    }
+    json_decref(j);
+    json_decref(rq);
+    free(body);
+    idx_buf_free(&r.body);
+    http("POST", "/v1/retrieve", "{\"index\":\"tiny\",\"query\":\"cat\",\"mode\":\"dense\"}", &r);
+    assert_error(&r, 400, "unsupported", "dense");
+    idx_buf_free(&r.body);
+    http("POST", "/v1/retrieve", "{\"index\":\"tiny\",\"query\":\"cat\",\"rerank\":{\"model\":\"x\"}}", &r);
+    assert_error(&r, 400, "unsupported", "rerank");
+    idx_buf_free(&r.body);
+    http("POST", "/v1/retrieve", "{\"index\":\"tiny\",\"query\":\"cat\",\"k\":0}", &r);
+    assert_error(&r, 400, "bad_request", "'k'");
+    idx_buf_free(&r.body);
+}
+
 typedef struct {
     unsigned seed;
     int errors;
@@ -1107,6 +1186,7 @@ int main(void) {
         cmocka_unit_test(test_chunk),
         cmocka_unit_test(test_infgram),
         cmocka_unit_test(test_contamination),
+        cmocka_unit_test(test_retrieve),
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_inprocess),
         cmocka_unit_test(test_cli_errors),

@@ -12,7 +12,7 @@ PKGS="build-essential cmake pkg-config git curl ca-certificates
   libjansson-dev libutf8proc-dev libstemmer-dev libxxhash-dev zlib1g-dev
   libcurl4-openssl-dev libcmocka-dev clang libclang-rt-14-dev python3.11-doc"
 # Optional benchmark peers and corpora (bench/*.sh): IDX_BENCH=1 scripts/install-deps.sh
-IDX_BENCH_PKGS="libxapian-dev linux-source-6.1 bc time"
+IDX_BENCH_PKGS="libxapian-dev linux-source-6.1 bc time wrk"
 if [ "${IDX_BENCH:-0}" = 1 ]; then IDX_EXTRA_PKGS="${IDX_EXTRA_PKGS:-} $IDX_BENCH_PKGS"; fi
 missing=""
 for p in $PKGS; do

@@ -49,6 +49,7 @@ typedef struct {
     unsigned conn_timeout_s;   /* MHD_OPTION_CONNECTION_TIMEOUT for idle clients [30] */
     unsigned max_ctx_len;      /* largest max_ctx_len of get_doc_by_rank [10000] */
     size_t max_text;           /* bytes of one text to score (infgram, contamination entry) [65536] */
+    size_t max_suffix;         /* longest infgram suffix, bytes; the default of a request too [256] */
 } idx_server_opts;
 
 /* One index to serve: a directory written by `idx build`, under a name. */

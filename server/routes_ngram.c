@@ -18,6 +18,9 @@
 
 #include "server_int.h"
 
+/* Bytes of text scored per library call in /v1/infgram (deadline checks between). */
+#define INFGRAM_PIECE 2048
+
 static const idx_server_index *need_ngram(idx_server_ctx *c, const char *name) {
     const idx_server_index *ix = idx_server_index_get(c, name);
     if (!ix) return NULL;
@@ -69,6 +72,18 @@ void idx_server_h_infgram(idx_server_ctx *c) {
                          idx_server_limits(c)->max_text);
         return;
     }
+    if (max_suffix > idx_server_limits(c)->max_suffix) {
+        idx_server_error(c, 400, "limit_exceeded", "max_suffix %llu is more than the limit max_suffix=%zu bytes",
+                         (unsigned long long)max_suffix, idx_server_limits(c)->max_suffix);
+        return;
+    }
+    if (!max_suffix) max_suffix = idx_server_limits(c)->max_suffix;
+    if (exclude_self && len > INFGRAM_PIECE) {
+        idx_server_error(c, 400, "limit_exceeded",
+                         "exclude_self needs the text in one piece: at most %d bytes (this one has %zu)",
+                         INFGRAM_PIECE, len);
+        return;
+    }
     idx_ngram_opts o = {IDX_NGRAM_UNIT_CHAR, (size_t)max_suffix, exclude_self};
     if (!strcmp(unit, "byte"))
         o.unit = IDX_NGRAM_UNIT_BYTE;
@@ -78,10 +93,45 @@ void idx_server_h_infgram(idx_server_ctx *c) {
     }
     const idx_server_index *ix = need_ngram(c, name);
     if (!ix) return;
+    /* Pieces of INFGRAM_PIECE bytes, each scored with max_suffix bytes of the
+     * text before it as context: a unit never looks further back than
+     * max_suffix, so the units are exactly those of one call over the whole
+     * text, and the deadline is checked between pieces. (The text is valid
+     * UTF-8: it came from a JSON string.) */
     idx_ngram_unit *u = NULL;
     size_t nu = 0;
-    double mean = 0;
-    idx_err e = idx_ngram_infgram(ix->ngram, text, len, &o, &u, &nu, &mean);
+    double nll_sum = 0;
+    idx_err e = IDX_OK;
+    for (size_t a = 0; !e && (a < len || (len == 0 && a == 0));) {
+        size_t b = len - a > INFGRAM_PIECE ? a + INFGRAM_PIECE : len;
+        while (b < len && ((unsigned char)text[b] & 0xC0) == 0x80) b++;
+        size_t s0 = a > max_suffix ? a - (size_t)max_suffix : 0;
+        while (s0 > 0 && ((unsigned char)text[s0] & 0xC0) == 0x80) s0--;
+        idx_ngram_unit *pu = NULL;
+        size_t np = 0;
+        double pm = 0;
+        e = idx_ngram_infgram(ix->ngram, text + s0, b - s0, &o, &pu, &np, &pm);
+        if (!e) {
+            idx_ngram_unit *grown = realloc(u, (nu + np + 1) * sizeof *u);
+            if (!grown) e = idx_fail(IDX_ERR_NOMEM, "out of memory");
+            else u = grown;
+        }
+        for (size_t i = 0; !e && i < np; i++) {
+            if (s0 + pu[i].offset < a) continue; /* context only */
+            u[nu] = pu[i];
+            u[nu].offset += s0;
+            nll_sum += pu[i].nll;
+            nu++;
+        }
+        free(pu);
+        if (!e && b < len && idx_server_deadline(c)) {
+            free(u);
+            return;
+        }
+        if (b == a) break;
+        a = b;
+    }
+    double mean = nu ? nll_sum / (double)nu : 0;
     if (e) {
         free(u);
         idx_server_fail(c, e);

@@ -48,6 +48,7 @@ static void fill_defaults(idx_server_opts *o) {
     if (!o->conn_timeout_s) o->conn_timeout_s = 30;
     if (!o->max_ctx_len) o->max_ctx_len = 10000;
     if (!o->max_text) o->max_text = 65536;
+    if (!o->max_suffix) o->max_suffix = 256;
 }
 
 idx_err idx_server_new(const idx_server_opts *opts, idx_server **out) {

@@ -27,6 +27,7 @@
     "  --max-body SIZE      largest request body (default 8M; larger: 413)\n"                   \
     "  --max-query N        largest query string in bytes (default 4096)\n"                     \
     "  --max-batch N        most queries/entries per request (default 1000)\n"                  \
+    "  --max-suffix N       longest infgram suffix in bytes, and its default (default 256)\n"     \
     "  --timeout-ms MS      per-request deadline (default 10000; past it: 504)\n"               \
     "  --max-connections N  open connections (default 1024)\n"                                  \
     "  --max-per-ip N       open connections per client address (default 512)\n"                \
@@ -124,7 +125,8 @@ static int cmd_serve(int argc, char **argv) {
         {"timeout-ms", required_argument, 0, 'T'}, {"max-connections", required_argument, 0, 'c'},
         {"max-per-ip", required_argument, 0, 'i'}, {"conn-memory", required_argument, 0, 'm'},
         {"conn-timeout", required_argument, 0, 'C'}, {"pid-file", required_argument, 0, 'P'},
-        {"reload", no_argument, 0, 'R'},           {"max-text", required_argument, 0, 'X'},           {"help", no_argument, 0, 'h'},
+        {"reload", no_argument, 0, 'R'},           {"max-text", required_argument, 0, 'X'},
+        {"max-suffix", required_argument, 0, 'S'},           {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     idx_server_opts o;
     memset(&o, 0, sizeof o);
@@ -186,6 +188,10 @@ static int cmd_serve(int argc, char **argv) {
         case 'X':
             if (idx_cli_parse_size(optarg, &sz) || !sz) return idx_cli_usage("serve", "bad --max-text '%s'", optarg);
             o.max_text = (size_t)sz;
+            break;
+        case 'S':
+            if (parse_uint(optarg, 1u << 20, &v) || !v) return idx_cli_usage("serve", "bad --max-suffix '%s'", optarg);
+            o.max_suffix = v;
             break;
         case 'P': pid_file = optarg; break;
         case 'R': reload = 1; break;

@@ -836,7 +836,47 @@ static void test_infgram(void **state) {
             idx_buf_free(&r.body);
         }
     }
+    /* a long text is scored in pieces with max_suffix bytes of context: the same units as one call */
+    idx_buf big = {0};
+    for (unsigned d = 0; big.len < 11000; d = (d + 7) % NDOCS)
+        if (idx_utf8_valid(g_docs[d], g_lens[d])) {
+            idx_buf_append(&big, g_docs[d], g_lens[d]);
+            idx_buf_append(&big, " ¶ ", strlen(" ¶ "));
+        }
+    for (int ms = 12; ms <= 256; ms += 244) {
+        for (int byte = 0; byte < 2; byte++) {
+            char tf[64], out[64];
+            snprintf(tf, sizeof tf, "%s/ig.txt", g_dir);
+            snprintf(out, sizeof out, "%s/ig.json", g_dir);
+            t_write(tf, big.data, big.len);
+            assert_int_equal(t_sh("'%s' infgram --json --unit %s --max-suffix %d --file '%s' '%s' > '%s'", t_idx_bin(),
+                                  byte ? "byte" : "char", ms, tf, g_index, out),
+                             0);
+            json_t *cli = load_json_file(out);
+            json_t *rq = json_pack("{s:s,s:s%,s:s,s:i}", "index", "tiny", "text", big.data, big.len, "unit",
+                                   byte ? "byte" : "char", "max_suffix", ms);
+            char *body = json_dumps(rq, JSON_COMPACT);
+            resp r;
+            http_on(g_curl, g_port, "POST", "/v1/infgram", body, strlen(body), KEY, &r);
+            assert_int_equal(r.status, 200);
+            json_t *j = json_of(&r);
+            json_object_del(j, "latency_ms");
+            assert_json_equal(json_object_get(j, "per_unit"), json_object_get(cli, "per_unit"));
+            double d = json_real_value(json_object_get(j, "mean_nll")) - json_real_value(json_object_get(cli, "mean_nll"));
+            assert_true(d < 1e-9 && d > -1e-9);
+            assert_int_equal(json_integer_value(json_object_get(j, "units")), json_integer_value(json_object_get(cli, "units")));
+            json_decref(j);
+            json_decref(cli);
+            json_decref(rq);
+            free(body);
+            idx_buf_free(&r.body);
+        }
+    }
+    idx_buf_free(&big);
     resp r;
+    http("POST", "/v1/infgram", "{\"index\":\"tiny\",\"text\":\"a\",\"max_suffix\":257}", &r);
+    assert_error(&r, 400, "limit_exceeded", "max_suffix=256");
+    idx_buf_free(&r.body);
     http("POST", "/v1/infgram", "{\"index\":\"tiny\",\"text\":\"a\",\"unit\":\"word\"}", &r);
     assert_error(&r, 400, "bad_request", "unit");
     idx_buf_free(&r.body);

@@ -1059,19 +1059,34 @@ static void *worker(void *ud) {
     return NULL;
 }
 
+static long read_reloads(void);
+static volatile int g_storm;
+static void *hup_storm(void *ud) {
+    (void)ud;
+    while (g_storm) {
+        kill(g_pid, SIGHUP);
+        usleep(20000);
+    }
+    return NULL;
+}
+
+/* 8 clients at once, while the index set is reloaded every 20 ms. */
 static void test_concurrent(void **state) {
     (void)state;
-    pthread_t th[8];
+    pthread_t th[8], hup;
+    g_storm = 1;
+    assert_int_equal(pthread_create(&hup, NULL, hup_storm, NULL), 0);
     worker_arg args[8];
     for (int i = 0; i < 8; i++) {
         args[i].seed = (unsigned)i * 7919u + 1;
         args[i].errors = 0;
         assert_int_equal(pthread_create(&th[i], NULL, worker, &args[i]), 0);
     }
-    for (int i = 0; i < 8; i++) {
-        pthread_join(th[i], NULL);
-        assert_int_equal(args[i].errors, 0);
-    }
+    for (int i = 0; i < 8; i++) pthread_join(th[i], NULL);
+    g_storm = 0;
+    pthread_join(hup, NULL);
+    for (int i = 0; i < 8; i++) assert_int_equal(args[i].errors, 0);
+    assert_true(read_reloads() > 2);
 }
 
 static void test_metrics(void **state) {
@@ -1097,31 +1112,52 @@ static void test_metrics(void **state) {
     idx_buf_free(&r.body);
 }
 
+static long read_reloads(void) {
+    resp r;
+    http("GET", "/metrics", NULL, &r);
+    const char *p = strstr(r.body.data, "idx_index_reloads_total{result=\"ok\"} ");
+    long n = p ? atol(p + strlen("idx_index_reloads_total{result=\"ok\"} ")) : -1;
+    idx_buf_free(&r.body);
+    return n;
+}
+
+static void wait_reloads(long want) {
+    for (int i = 0; i < 500; i++) {
+        if (read_reloads() == want) return;
+        usleep(10000);
+    }
+    fprintf(stderr, "reload count is %ld, expected %ld\n", read_reloads(), want);
+    fail();
+}
+
 static void test_reload(void **state) {
     (void)state;
+    long before = read_reloads();
+    assert_true(before >= 1);
     assert_int_equal(kill(g_pid, SIGHUP), 0);
+    wait_reloads(before + 1);
     resp r;
-    int ok = 0;
-    for (int i = 0; i < 200 && !ok; i++) {
-        http("GET", "/metrics", NULL, &r);
-        ok = strstr(r.body.data, "idx_index_reloads_total{result=\"ok\"} 2") != NULL;
-        idx_buf_free(&r.body);
-        if (!ok) usleep(10000);
-    }
-    assert_true(ok);
     http("GET", "/v1/documents/tiny/3", NULL, &r);
     assert_int_equal(r.status, 200);
     idx_buf_free(&r.body);
     /* --reload --pid-file sends the same signal */
     assert_int_equal(t_sh("'%s' serve --reload --pid-file '%s/pid'", t_idx_bin(), g_dir), 0);
-    ok = 0;
-    for (int i = 0; i < 200 && !ok; i++) {
-        http("GET", "/metrics", NULL, &r);
-        ok = strstr(r.body.data, "idx_index_reloads_total{result=\"ok\"} 3") != NULL;
-        idx_buf_free(&r.body);
-        if (!ok) usleep(10000);
+    wait_reloads(before + 2);
+    /* a reload that fails (the directory is gone) keeps serving the old set */
+    char *moved = t_path(g_dir, "tiny.moved");
+    assert_int_equal(rename(g_index, moved), 0);
+    assert_int_equal(kill(g_pid, SIGHUP), 0);
+    int seen = 0;
+    for (int i = 0; i < 500 && !seen; i++) {
+        seen = t_sh("grep -q 'reload failed' '%s'", g_errlog) == 0;
+        if (!seen) usleep(10000);
     }
-    assert_true(ok);
+    assert_true(seen);
+    http("GET", "/v1/documents/tiny/3", NULL, &r);
+    assert_int_equal(r.status, 200);
+    idx_buf_free(&r.body);
+    assert_int_equal(rename(moved, g_index), 0);
+    free(moved);
 }
 
 static void test_graceful_stop(void **state) {

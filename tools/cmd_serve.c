@@ -6,6 +6,7 @@
  * a connection. `idx serve --reload --pid-file F` sends that SIGHUP.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -105,6 +106,17 @@ static idx_err build_specs(char **dirs, int ndirs, const char *list_file, spec_l
     }
     idx_buf_free(&b);
     return IDX_OK;
+}
+
+static int sig_pipe[2] = {-1, -1};
+
+/* Async-signal-safe: hands the signal to the main loop. */
+static void on_signal(int sig) {
+    int saved = errno;
+    unsigned char b = (unsigned char)sig;
+    if (write(sig_pipe[1], &b, 1) < 0) { /* pipe full: a signal is pending anyway */
+    }
+    errno = saved;
 }
 
 static int parse_uint(const char *s, unsigned long max, unsigned long *v) {
@@ -234,15 +246,26 @@ static int cmd_serve(int argc, char **argv) {
         o.api_key = api_key;
     }
 
-    /* Signals: SIGPIPE ignored (a client that hangs up must not kill us); the
-     * others blocked before any thread starts, so that sigwait gets them. */
+    /* Signals: SIGPIPE ignored (a client that hangs up must not kill us).
+     * SIGINT/SIGTERM/SIGHUP go through a self-pipe read by this thread:
+     * whichever thread the kernel picks (libraries and sanitizers start
+     * threads of their own, so blocking the signals in ours is not enough),
+     * the handler only writes the signal number to the pipe. */
+    if (pipe(sig_pipe) != 0) {
+        fprintf(stderr, "idx serve: pipe: %s\n", strerror(errno));
+        free(api_key);
+        return 1;
+    }
+    fcntl(sig_pipe[1], F_SETFL, O_NONBLOCK);
     signal(SIGPIPE, SIG_IGN);
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
 
     idx_server *s = NULL;
     spec_list specs;
@@ -271,8 +294,13 @@ static int cmd_serve(int argc, char **argv) {
 
     int rc = 0;
     for (;;) {
-        int sig = 0;
-        if (sigwait(&set, &sig) != 0) continue;
+        unsigned char b;
+        ssize_t got = read(sig_pipe[0], &b, 1);
+        if (got != 1) {
+            if (got < 0 && errno == EINTR) continue;
+            break;
+        }
+        int sig = b;
         if (sig == SIGHUP) {
             e = build_specs(dirs, ndirs, list_file, &specs);
             if (!e) {

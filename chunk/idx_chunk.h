@@ -100,6 +100,38 @@ idx_err idx_chunk_reflm_nll(void *ud, const char *doc, size_t doc_len, size_t fr
                             float *out);
 void idx_chunk_reflm_free(idx_chunk_reflm *m);
 
+/* The byte-level infinity-gram of an index built by `idx build` (FM-index,
+ * index/idx_ngram.h), at most max_context bytes of context (0 = 64).
+ * idx_chunk_fmlm_check refuses (IDX_ERR_INVALID) a document of 64+ bytes whose
+ * first 256 bytes occur in the index: the reference must not contain the
+ * document being chunked. */
+typedef struct idx_chunk_fmlm idx_chunk_fmlm;
+idx_err idx_chunk_fmlm_open(const char *index_dir, size_t max_context, idx_chunk_fmlm **out);
+idx_err idx_chunk_fmlm_check(const idx_chunk_fmlm *m, const char *doc, size_t len);
+uint64_t idx_chunk_fmlm_bytes(const idx_chunk_fmlm *m);
+/* The callback (ud = the model). */
+idx_err idx_chunk_fmlm_nll(void *ud, const char *doc, size_t doc_len, size_t from, size_t to,
+                           float *out);
+void idx_chunk_fmlm_free(idx_chunk_fmlm *m);
+
+/* A cache model around any base model (a cache LM, Kuhn & De Mori 1990):
+ * P = (1 - lambda) * P_base + lambda * P_cache, where P_cache is the
+ * infinity-gram estimate (same back-off, 0 if unseen) over the `window` bytes
+ * of the document just before the scored range -- the text a causal LM has in
+ * its context, never the scored bytes. It gives the n-gram model the topical
+ * memory that the per-sentence perplexity of Meta-Chunking relies on.
+ * window 0 or lambda 0 = the base model alone. Cost per call: a suffix sort
+ * of the window, then O(m log window) per byte. */
+typedef struct {
+    idx_chunk_lm base;
+    size_t window;      /* bytes (e.g. 2000) */
+    double lambda;      /* in [0, 1] (e.g. 0.8) */
+    size_t max_context; /* longest cache context in bytes (0 = 64) */
+} idx_chunk_cache_lm;
+/* The callback (ud = an idx_chunk_cache_lm). */
+idx_err idx_chunk_cache_nll(void *ud, const char *doc, size_t doc_len, size_t from, size_t to,
+                            float *out);
+
 /* ------------------------------------------------------------------------ */
 /* Chunkers                                                                   */
 /* ------------------------------------------------------------------------ */
@@ -140,8 +172,17 @@ typedef struct {
      * (theta := min of all accepted drops once >= 100 are recorded; the record
      * persists across documents through `dyn` if given). */
     idx_chunk_lm lm;
+    /* ppl, optional (ours): a contrast model; the score becomes the mean NLL
+     * under lm minus the mean NLL under lm_contrast (e.g. lm = reference +
+     * document cache, lm_contrast = the reference alone: how little the
+     * preceding document helps to predict the sentence). NULL = plain PPL. */
+    idx_chunk_lm lm_contrast;
     double ppl_threshold;
     int ppl_dynamic;
+    /* ppl rule: 0 = Meta-Chunking find_minima (default); 1 = "rise" (ours): cut
+     * after sentence i (1 <= i <= n-2) when v[i+1] - v[i] >= theta (> 0), i.e. before a
+     * sentence that the context predicts much worse than the one before it. */
+    int ppl_rule;
     struct idx_chunk_dyn *dyn;
     /* any chunker: dynamic merging to this many words afterwards (0 = none). */
     uint64_t merge;
@@ -196,6 +237,10 @@ void idx_chunk_dyn_free(idx_chunk_dyn *d);
 idx_err idx_chunk_ppl_minima(const double *v, size_t n, double theta, idx_chunk_dyn *dyn,
                              unsigned char *is_boundary);
 
+/* The "rise" rule (ppl_rule 1): is_boundary[i] = 1 for 1 <= i <= n-2 with
+ * v[i+1] > v[i] and v[i+1] - v[i] >= theta (theta >= 0). */
+idx_err idx_chunk_ppl_rises(const double *v, size_t n, double theta, unsigned char *is_boundary);
+
 /* ------------------------------------------------------------------------ */
 /* Segmentation metrics                                                       */
 /* ------------------------------------------------------------------------ */
@@ -217,6 +262,42 @@ idx_err idx_chunk_windowdiff(const unsigned char *ref, const unsigned char *hyp,
  * word count; b is malloc'd. */
 idx_err idx_chunk_boundaries_words(const char *text, size_t len, const uint64_t *cuts,
                                    size_t ncuts, unsigned char **b, size_t *n_words);
+
+/* Boundary-recovery evaluation: texts made of concatenated documents whose
+ * true cuts (byte offsets where a document starts, except the first) are
+ * known. The chunker runs on each text; its chunk ends (except the last) are
+ * the hypothesis. Pk and WindowDiff are computed per text over words with the
+ * default k and averaged. With target_words > 0 the chunker's length knob is
+ * first calibrated by bisection so that the mean chunk length is within 3% of
+ * target_words (fixed: size; recursive, markdown, rst: size; texttiling:
+ * tt_cutoff; sentence and ppl: merge target, with the sentence scores computed
+ * once). mb_per_s is the throughput of the final run (all texts, one thread). */
+typedef struct {
+    const char *text;
+    size_t len;
+    const uint64_t *cuts;
+    size_t ncuts;
+} idx_chunk_eval_text;
+
+typedef struct {
+    double pk, windowdiff;  /* mean over texts */
+    double mean_words;      /* mean chunk length in words */
+    uint64_t chunks;
+    double seconds, mb_per_s;
+    double param;           /* the calibrated knob's value */
+} idx_chunk_eval_result;
+
+typedef enum {
+    IDX_CHUNK_KNOB_AUTO = 0,      /* as listed above */
+    IDX_CHUNK_KNOB_MERGE = 1,     /* the merge target (any chunker) */
+    IDX_CHUNK_KNOB_THRESHOLD = 2  /* ppl: theta, no merging */
+} idx_chunk_knob;
+
+/* With ppl, the model's answers are memoised per text during calibration
+ * (the sentence ranges do not change), and the reported time is the one full
+ * run with the model. */
+idx_err idx_chunk_eval(const idx_chunk_opts *o, const idx_chunk_eval_text *texts, size_t ntexts,
+                       double target_words, idx_chunk_knob knob, idx_chunk_eval_result *r);
 
 /* ------------------------------------------------------------------------ */
 /* Chunk map (INDEX/chunks/chunks.idx; format at the top of chunk/chunkmap.c)  */

@@ -23,6 +23,13 @@
  * zero. The reference must not contain the documents being chunked; the model
  * remembers the XXH3 hash of every reference document so callers can refuse
  * one that is (idx_chunk_reflm_contains).
+ *
+ * Cache model (idx_chunk_cache_nll, around any base model): P = (1 - lambda)
+ * P_base + lambda P_cache, where P_cache is the same infinity-gram estimate
+ * over the window of the document's own bytes before the scored range (the
+ * text a causal LM has in its context; never the scored bytes). It gives an
+ * n-gram model the topical memory it otherwise lacks (Kuhn & De Mori's cache
+ * LM, 1990).
  */
 #include <math.h>
 #include <string.h>
@@ -83,6 +90,14 @@ idx_err idx_chunk_ppl_minima(const double *v, size_t n, double theta, idx_chunk_
     return IDX_OK;
 }
 
+idx_err idx_chunk_ppl_rises(const double *v, size_t n, double theta, unsigned char *b) {
+    if (n) memset(b, 0, n);
+    if (!(theta >= 0)) return idx_fail(IDX_ERR_INVALID, "ppl rise rule: threshold must be >= 0");
+    for (size_t i = 1; i + 1 < n; i++)
+        if (v[i + 1] > v[i] && v[i + 1] - v[i] >= theta) b[i] = 1;
+    return IDX_OK;
+}
+
 idx_err idx__chunk_ppl(const idx_chunk_opts *o, const char *text, size_t len, idx_chunk_list *out) {
     if (!o->lm.nll) return idx_fail(IDX_ERR_INVALID, "ppl chunking needs a language model (--lm)");
     if (o->ppl_threshold < 0 || isnan(o->ppl_threshold))
@@ -110,15 +125,25 @@ idx_err idx__chunk_ppl(const idx_chunk_opts *o, const char *text, size_t len, id
         if ((e = o->lm.nll(o->lm.ud, text, len, a, z, nll))) goto done;
         double sum = 0;
         for (size_t j = 0; j < z - a; j++) sum += nll[j];
+        if (!isfinite(sum) || sum < 0) {
+            e = idx_fail(IDX_ERR_INVALID, "ppl: the language model returned a bad NLL for sentence %zu", i);
+            goto done;
+        }
+        if (o->lm_contrast.nll) {
+            /* context gain: minus the NLL without the document context */
+            if ((e = o->lm_contrast.nll(o->lm_contrast.ud, text, len, a, z, nll))) goto done;
+            for (size_t j = 0; j < z - a; j++) sum -= nll[j];
+        }
         v[i] = sum / (double)(z - a);
-        if (!isfinite(v[i]) || v[i] < 0) {
+        if (!isfinite(v[i])) {
             e = idx_fail(IDX_ERR_INVALID, "ppl: the language model returned a bad NLL for sentence %zu", i);
             goto done;
         }
     }
     idx_chunk_dyn local = {0};
     idx_chunk_dyn *dyn = o->ppl_dynamic ? (o->dyn ? o->dyn : &local) : NULL;
-    e = idx_chunk_ppl_minima(v, s.n, o->ppl_threshold, dyn, b);
+    e = o->ppl_rule == 1 ? idx_chunk_ppl_rises(v, s.n, o->ppl_threshold, b)
+                         : idx_chunk_ppl_minima(v, s.n, o->ppl_threshold, dyn, b);
     idx_chunk_dyn_free(&local);
     if (e) goto done;
     size_t prev = 0;
@@ -212,16 +237,23 @@ void idx_chunk_reflm_free(idx_chunk_reflm *m) {
     free(m);
 }
 
+/* A reversed text with its suffix array. */
+typedef struct {
+    const unsigned char *t;
+    size_t n;
+    const saidx_t *sa;
+} rsa;
+
 /* Narrows [*lo, *hi) (suffixes sharing their first d bytes) to those whose
  * byte d is c. Returns the new size. */
-static size_t narrow(const idx_chunk_reflm *m, size_t *lo, size_t *hi, size_t d, unsigned char c) {
-    const unsigned char *t = (const unsigned char *)m->text.data;
-    size_t n = m->text.len;
+static size_t narrow(const rsa *r, size_t *lo, size_t *hi, size_t d, unsigned char c) {
+    const unsigned char *t = r->t;
+    size_t n = r->n;
     size_t a = *lo, b = *hi;
     /* first rank with byte d >= c (past the end counts as smaller than any byte) */
     while (a < b) {
         size_t mid = a + (b - a) / 2;
-        size_t p = (size_t)m->sa[mid] + d;
+        size_t p = (size_t)r->sa[mid] + d;
         if (p >= n || t[p] < c) a = mid + 1;
         else b = mid;
     }
@@ -229,7 +261,7 @@ static size_t narrow(const idx_chunk_reflm *m, size_t *lo, size_t *hi, size_t d,
     b = *hi;
     while (a < b) {
         size_t mid = a + (b - a) / 2;
-        size_t p = (size_t)m->sa[mid] + d;
+        size_t p = (size_t)r->sa[mid] + d;
         if (p >= n || t[p] <= c) a = mid + 1;
         else b = mid;
     }
@@ -238,32 +270,79 @@ static size_t narrow(const idx_chunk_reflm *m, size_t *lo, size_t *hi, size_t d,
     return a - first;
 }
 
+/* Infinity-gram with back-off (a): counts cnt(s.w) and cnt(s) for the longest
+ * suffix s (<= maxctx bytes) of d[0..j) with cnt(s.w) > 0. Returns 0 if w was
+ * never seen (*cw = 0). */
+static int infgram(const rsa *r, const unsigned char *d, size_t j, size_t maxctx, size_t *cw, size_t *cs) {
+    size_t wlo = 0, whi = r->n;
+    if (narrow(r, &wlo, &whi, 0, d[j]) == 0) {
+        *cw = 0;
+        *cs = r->n;
+        return 0;
+    }
+    size_t slo = 0, shi = r->n;
+    for (size_t k = 1; k <= maxctx && k <= j; k++) {
+        unsigned char c = d[j - k];
+        size_t l2 = wlo, h2 = whi;
+        if (narrow(r, &l2, &h2, k, c) == 0) break;
+        wlo = l2;
+        whi = h2;
+        narrow(r, &slo, &shi, k - 1, c);
+    }
+    *cw = whi - wlo;
+    *cs = shi - slo;
+    return 1;
+}
+
 idx_err idx_chunk_reflm_nll(void *ud, const char *doc, size_t doc_len, size_t from, size_t to,
                             float *out) {
     const idx_chunk_reflm *m = ud;
     if (!m || !m->built) return idx_fail(IDX_ERR_INVALID, "reflm: model not built");
     if (from > to || to > doc_len) return idx_fail(IDX_ERR_INVALID, "reflm: bad range");
     const unsigned char *d = (const unsigned char *)doc;
+    rsa ref = {(const unsigned char *)m->text.data, m->text.len, m->sa};
     double N = (double)m->text.len;
     for (size_t j = from; j < to; j++) {
-        size_t wlo = 0, whi = m->text.len;
-        if (narrow(m, &wlo, &whi, 0, d[j]) == 0) {
-            out[j - from] = (float)log(N + 1);
-            continue;
-        }
-        size_t slo = 0, shi = m->text.len;
-        size_t cw = whi - wlo, cs = shi - slo;
-        for (size_t k = 1; k <= m->max_ctx && k <= j; k++) {
-            unsigned char c = d[j - k];
-            size_t l2 = wlo, h2 = whi;
-            if (narrow(m, &l2, &h2, k, c) == 0) break;
-            wlo = l2;
-            whi = h2;
-            narrow(m, &slo, &shi, k - 1, c);
-            cw = whi - wlo;
-            cs = shi - slo;
-        }
-        out[j - from] = (float)-log((double)cw / (double)cs);
+        size_t cw, cs;
+        double p = infgram(&ref, d, j, m->max_ctx, &cw, &cs) ? (double)cw / (double)cs : 1.0 / (N + 1);
+        out[j - from] = (float)-log(p);
     }
+    return IDX_OK;
+}
+
+idx_err idx_chunk_cache_nll(void *ud, const char *doc, size_t doc_len, size_t from, size_t to,
+                            float *out) {
+    const idx_chunk_cache_lm *c = ud;
+    if (!c || !c->base.nll) return idx_fail(IDX_ERR_INVALID, "cache model: no base model");
+    if (c->lambda < 0 || c->lambda > 1 || isnan(c->lambda))
+        return idx_fail(IDX_ERR_INVALID, "cache model: weight must be in [0, 1]");
+    idx_err e = c->base.nll(c->base.ud, doc, doc_len, from, to, out);
+    if (e) return e;
+    size_t w = c->window && c->lambda > 0 ? (from < c->window ? from : c->window) : 0;
+    if (w == 0) return IDX_OK;
+    const unsigned char *d = (const unsigned char *)doc;
+    unsigned char *cbuf = malloc(w);
+    saidx_t *csa = malloc(w * sizeof *csa);
+    if (!cbuf || !csa) {
+        free(cbuf);
+        free(csa);
+        return idx_fail(IDX_ERR_NOMEM, "cache model: out of memory");
+    }
+    for (size_t i = 0; i < w; i++) cbuf[i] = d[from - 1 - i]; /* reversed window */
+    if (divsufsort(cbuf, csa, (saidx_t)w) != 0) {
+        free(cbuf);
+        free(csa);
+        return idx_fail(IDX_ERR_INTERNAL, "cache model: divsufsort failed");
+    }
+    rsa cache = {cbuf, w, csa};
+    size_t mc = c->max_context ? c->max_context : 64;
+    for (size_t j = from; j < to; j++) {
+        size_t cw, cs;
+        double pc = infgram(&cache, d, j, mc, &cw, &cs) ? (double)cw / (double)cs : 0;
+        double p = (1 - c->lambda) * exp(-(double)out[j - from]) + c->lambda * pc;
+        out[j - from] = (float)-log(p);
+    }
+    free(cbuf);
+    free(csa);
     return IDX_OK;
 }

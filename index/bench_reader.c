@@ -672,7 +672,7 @@ static idx_err read_dir(idx_contam_set *set, const char *dir, const idx_contam_r
         n++;
     }
     closedir(dp);
-    if (!e) qsort(names, n, sizeof *names, cmp_str);
+    if (!e && n > 1) qsort(names, n, sizeof *names, cmp_str);
     for (size_t i = 0; i < n && !e; i++) {
         size_t pl = strlen(dir) + strlen(names[i]) + 2;
         char *p = malloc(pl);

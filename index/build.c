@@ -25,6 +25,8 @@
 #include "fm_internal.h"
 
 #define MIN_AUTO_SHARD (UINT64_C(1) << 20)
+#define SPLIT_MIN (UINT64_C(32) << 20)
+#define FAST_MAX_SHARD ((UINT64_C(1) << 32) - (UINT64_C(1) << 20))
 #define SA32_LIMIT ((UINT64_C(1) << 31) - 2)
 
 typedef struct {
@@ -190,9 +192,11 @@ idx_err idx_index_build(const char *out_dir, const char *const *inputs, size_t n
     if (o.sa_sample > IDX_FM_MAX_SAMPLE) return idx_fail(IDX_ERR_INVALID, "--sa-sample must be 1..%u", IDX_FM_MAX_SAMPLE);
     if (o.layout != IDX_FM_LAYOUT_COMPACT && o.layout != IDX_FM_LAYOUT_FAST)
         return idx_fail(IDX_ERR_INVALID, "unknown layout");
-    if (o.layout == IDX_FM_LAYOUT_FAST)
-        return idx_fail(IDX_ERR_UNSUPPORTED, "the fast layout is not implemented in this build");
     uint64_t shard_size = o.shard_size ? o.shard_size : derive_shard_size(o.mem, o.threads);
+    if (o.layout == IDX_FM_LAYOUT_FAST && shard_size > FAST_MAX_SHARD) {
+        if (o.shard_size) return idx_fail(IDX_ERR_INVALID, "the fast layout needs --shard-size below 4G");
+        shard_size = FAST_MAX_SHARD;
+    }
     if (shard_size < 2) return idx_fail(IDX_ERR_INVALID, "--shard-size too small");
     if (ninputs == 0) return idx_fail(IDX_ERR_INVALID, "no input given");
     struct stat stt;
@@ -226,12 +230,20 @@ idx_err idx_index_build(const char *out_dir, const char *const *inputs, size_t n
     uint64_t ndocs = 0, text_bytes = 0;
     size_t nshards = 0;
     idx_corpus_stats cst;
+    idx_corpus_get_stats(corpus, &cst);
+    if (!o.shard_size && o.threads > 1 && cst.bytes_total / (uint64_t)o.threads >= SPLIT_MIN) {
+        /* Use every core even when the corpus fits one shard: cut it into
+         * `threads` shards (input size as the estimate; compressed inputs
+         * give smaller shards, which only costs a little query time). */
+        uint64_t per = cst.bytes_total / (uint64_t)o.threads + (UINT64_C(1) << 20);
+        if (per < shard_size) shard_size = per;
+    }
     for (;;) {
         idx_doc doc;
         int got = 0;
         if ((e = idx_corpus_next(corpus, &doc, &got)) != IDX_OK) goto done;
         if (!got) break;
-        if (memchr(doc.text, 0xFF, doc.text_len)) {
+        if (doc.text_len && memchr(doc.text, 0xFF, doc.text_len)) {
             e = idx_fail(IDX_ERR_PARSE, "%s:%llu: document contains byte 0xFF", doc.source, (unsigned long long)doc.line);
             goto done;
         }

@@ -144,11 +144,23 @@ idx_err idx_contam_score(idx_ngram_cursor *cur, const char *text, size_t len,
     size_t *st, *en, n;
     idx_err e = idx_contam_windows(text, len, seg_end, nseg, o.window_chars, &st, &en, &n);
     if (e) return e;
-    size_t matched = 0;
+    /* A failed walk proves text[f, g) absent; every later window that
+     * contains [f, g) is absent too and needs no search (windows come in
+     * order of start and end), which skips most windows of clean text. */
+    size_t matched = 0, abs_f = 0, abs_g = 0;
+    int have_abs = 0;
     for (size_t i = 0; i < n && !e; i++) {
+        if (have_abs && st[i] <= abs_f && abs_g <= en[i]) continue;
         size_t got;
         e = walk_left(cur, t, st[i], en[i], en[i] - st[i], &got);
-        if (!e && got == en[i] - st[i]) matched++;
+        if (e) break;
+        if (got == en[i] - st[i]) {
+            matched++;
+        } else {
+            abs_f = en[i] - got - 1;
+            abs_g = en[i];
+            have_abs = 1;
+        }
     }
     free(st);
     free(en);
@@ -281,10 +293,10 @@ idx_err idx_contam_run(const idx_ngram_src *s, const idx_contam_set *set, const 
     idx_progress pr;
     idx_progress_init(&pr, progress, progress_ud);
     int cancelled = 0;
-    while (started > 0 && atomic_load(&x->done) < n && !atomic_load(&x->stop)) {
+    while (progress && started > 0 && atomic_load(&x->done) < n && !atomic_load(&x->stop)) {
         struct timespec ts = {0, 100 * 1000 * 1000};
         nanosleep(&ts, NULL);
-        if (progress && idx_progress_tick(&pr, "contam", atomic_load(&x->done), n, "entries", 0)) {
+        if (idx_progress_tick(&pr, "contam", atomic_load(&x->done), n, "entries", 0)) {
             cancelled = 1;
             atomic_store(&x->stop, 1);
         }

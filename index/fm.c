@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fm_fast.h"
 #include "fm_internal.h"
 #include "sdsl_shim.h"
 
@@ -50,7 +51,9 @@ typedef struct {
     unsigned sample_bits;
     uint64_t counts[256];
     uint64_t C[256];
-    idx_sdsl_wt *wt;
+    idx_sdsl_wt *wt;       /* compact layout */
+    idx_fm_fast fast;      /* fast layout (in the mapped file) */
+    int is_fast;
     idx_sdsl_sd *marks;
     const uint64_t *samples; /* packed, in the mapped file */
     const uint64_t *starts;  /* doc start offsets, in the mapped file */
@@ -72,11 +75,20 @@ struct idx_fm_cursor {
 
 /* ---- rank primitives ---------------------------------------------------- */
 
+/* Over the stored BWT (sentinel row removed), either layout. */
+static inline uint64_t bwt_rank(const fm_shard *sh, uint64_t j, unsigned char c) {
+    return sh->is_fast ? idx_fm_fast_rank(&sh->fast, j, c) : idx_sdsl_wt_rank(sh->wt, j, c);
+}
+
+static inline uint64_t bwt_isel(const fm_shard *sh, uint64_t j, unsigned char *c) {
+    return sh->is_fast ? idx_fm_fast_inverse_select(&sh->fast, j, c) : idx_sdsl_wt_inverse_select(sh->wt, j, c);
+}
+
 /* Occurrences of c among BWT rows [0, i) (the $ row counts for no byte). */
 static inline uint64_t shard_rank(const fm_shard *sh, uint64_t i, unsigned char c) {
     if (sh->counts[c] == 0) return 0;
     uint64_t j = i - (i > sh->primary);
-    return idx_sdsl_wt_rank(sh->wt, j, c);
+    return bwt_rank(sh, j, c);
 }
 
 /* One backward-search step on [*lo, *hi) for byte c. */
@@ -93,13 +105,20 @@ static inline void shard_step(const fm_shard *sh, unsigned char c, uint64_t *lo,
             return;
         }
         unsigned char b;
-        uint64_t r = idx_sdsl_wt_inverse_select(sh->wt, l - (l > sh->primary), &b);
+        uint64_t r = bwt_isel(sh, l - (l > sh->primary), &b);
         if (b != c) {
             *lo = *hi = 0;
             return;
         }
         *lo = sh->C[c] + r;
         *hi = *lo + 1;
+        return;
+    }
+    if (sh->is_fast) {
+        uint64_t rl, rh;
+        idx_fm_fast_rank2(&sh->fast, l - (l > sh->primary), h - (h > sh->primary), c, &rl, &rh);
+        *lo = sh->C[c] + rl;
+        *hi = sh->C[c] + rh;
         return;
     }
     *lo = sh->C[c] + shard_rank(sh, l, c);
@@ -133,7 +152,7 @@ static idx_err shard_locate_pos(const fm_shard *sh, uint64_t i, uint64_t *pos) {
             return idx_fail(IDX_ERR_CORRUPT, "%s: section \"marks\": unsampled cycle",
                             idx_file_path(sh->file));
         unsigned char b;
-        uint64_t r = idx_sdsl_wt_inverse_select(sh->wt, i - (i > sh->primary), &b);
+        uint64_t r = bwt_isel(sh, i - (i > sh->primary), &b);
         i = sh->C[b] + r;
         steps++;
     }
@@ -171,12 +190,9 @@ static idx_err shard_load(fm_shard *sh, const char *path, uint64_t want_first_do
     if (sz != IDX_FM_META_WORDS * 8) return corrupt(sh, "meta", "wrong size");
     uint64_t m[IDX_FM_META_WORDS];
     memcpy(m, p, sizeof m);
-    if (m[0] != IDX_FM_LAYOUT_COMPACT) {
-        if (m[0] == IDX_FM_LAYOUT_FAST)
-            return idx_fail(IDX_ERR_UNSUPPORTED, "%s: fast layout not supported by this build", path);
-        return corrupt(sh, "meta", "unknown layout");
-    }
+    if (m[0] != IDX_FM_LAYOUT_COMPACT && m[0] != IDX_FM_LAYOUT_FAST) return corrupt(sh, "meta", "unknown layout");
     sh->layout = (idx_fm_layout)m[0];
+    sh->is_fast = sh->layout == IDX_FM_LAYOUT_FAST;
     sh->n = m[1];
     sh->primary = m[2];
     sh->ndocs = m[3];
@@ -232,18 +248,28 @@ static idx_err shard_load(fm_shard *sh, const char *path, uint64_t want_first_do
         return corrupt(sh, "marks", "size or number of samples disagrees with meta");
     if (!idx_sdsl_sd_get(sh->marks, sh->primary)) return corrupt(sh, "marks", "sentinel row not sampled");
 
-    /* wavelet tree */
-    e = idx_file_section(sh->file, "wt", &p, &sz);
-    if (e != IDX_OK) return e;
-    sh->wt_bytes = sz;
-    e = idx_sdsl_wt_load(p, (size_t)sz, &sh->wt);
-    if (e != IDX_OK) return idx_fail_context(e, "%s: section \"wt\"", path);
-    if (idx_sdsl_wt_size(sh->wt) != sh->n) return corrupt(sh, "wt", "length disagrees with meta");
+    if (sh->is_fast) {
+        /* byte-wise rank blocks, used in place from the mapped file */
+        e = idx_file_section(sh->file, "fast", &p, &sz);
+        if (e != IDX_OK) return e;
+        sh->wt_bytes = sz;
+        e = idx_fm_fast_load(p, sz, sh->n, sh->counts, &sh->fast, path);
+        if (e != IDX_OK) return e;
+        if ((flags & IDX_FILE_VERIFY) && (e = idx_fm_fast_verify(&sh->fast, path)) != IDX_OK) return e;
+    } else {
+        /* wavelet tree */
+        e = idx_file_section(sh->file, "wt", &p, &sz);
+        if (e != IDX_OK) return e;
+        sh->wt_bytes = sz;
+        e = idx_sdsl_wt_load(p, (size_t)sz, &sh->wt);
+        if (e != IDX_OK) return idx_fail_context(e, "%s: section \"wt\"", path);
+        if (idx_sdsl_wt_size(sh->wt) != sh->n) return corrupt(sh, "wt", "length disagrees with meta");
+    }
 
     /* The C array must agree with the tree, or LF steps could leave [0, n]. */
     for (int c = 0; c < 256; c++) {
-        uint64_t r = sh->counts[c] ? idx_sdsl_wt_rank(sh->wt, sh->n, (unsigned char)c) : 0;
-        if (r != sh->counts[c]) return corrupt(sh, "wt", "byte counts disagree with meta");
+        uint64_t r = sh->counts[c] ? bwt_rank(sh, sh->n, (unsigned char)c) : 0;
+        if (r != sh->counts[c]) return corrupt(sh, sh->is_fast ? "fast" : "wt", "byte counts disagree with meta");
     }
     if (flags & IDX_FILE_VERIFY) {
         /* Deep structural checks: samples form a permutation, docs follow separators. */
@@ -439,6 +465,28 @@ idx_err idx_fm_count(const idx_fm *fm, const void *pat, size_t len, uint64_t *co
     *count = 0;
     if (has_sep(p, len)) return IDX_OK;
     uint64_t t = 0;
+    if (fm->nshards <= 64) {
+        /* All shards step together, byte by byte: their searches are
+         * independent, so the out-of-order core overlaps their cache misses. */
+        uint64_t lo[64], hi[64];
+        for (size_t s = 0; s < fm->nshards; s++) {
+            lo[s] = 0;
+            hi[s] = len > fm->shards[s].text_bytes ? 0 : fm->shards[s].n + 1;
+        }
+        for (size_t k = len; k-- > 0;) {
+            int live = 0;
+            for (size_t s = 0; s < fm->nshards; s++) {
+                if (lo[s] >= hi[s]) continue;
+                shard_step(&fm->shards[s], p[k], &lo[s], &hi[s]);
+                live |= lo[s] < hi[s];
+            }
+            if (!live) break;
+        }
+        for (size_t s = 0; s < fm->nshards; s++)
+            if (lo[s] < hi[s]) t += hi[s] - lo[s];
+        *count = t;
+        return IDX_OK;
+    }
     for (size_t s = 0; s < fm->nshards; s++) {
         const fm_shard *sh = &fm->shards[s];
         if (len > sh->text_bytes) continue;

@@ -13,9 +13,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
 #include <divsufsort.h>
 #include <divsufsort64.h>
 
+#include "fm_fast.h"
 #include "fm_internal.h"
 #include "sdsl_shim.h"
 
@@ -77,8 +82,9 @@ idx_err idx_fm_shard_build(const char *path, const char *scratch_dir, const unsi
                            uint64_t n, const uint64_t *starts, uint64_t ndocs, uint64_t first_doc,
                            uint32_t sa_sample, idx_fm_layout layout, idx_fm_build_info *info) {
     double t0 = idx_now();
-    if (layout != IDX_FM_LAYOUT_COMPACT)
-        return idx_fail(IDX_ERR_UNSUPPORTED, "the fast layout is not implemented in this build");
+    if (layout != IDX_FM_LAYOUT_COMPACT && layout != IDX_FM_LAYOUT_FAST) return idx_fail(IDX_ERR_INVALID, "unknown layout");
+    if (layout == IDX_FM_LAYOUT_FAST && n >= (UINT64_C(1) << 32))
+        return idx_fail(IDX_ERR_LIMIT, "the fast layout needs shards below 4 GiB (use --shard-size)");
     if (n == 0 || ndocs == 0 || text[n - 1] != 0xFF)
         return idx_fail(IDX_ERR_INTERNAL, "shard text must end with a separator");
     if (sa_sample == 0 || sa_sample > IDX_FM_MAX_SAMPLE)
@@ -104,6 +110,8 @@ idx_err idx_fm_shard_build(const char *path, const char *scratch_dir, const unsi
     bwt_out *bo = malloc(sizeof *bo);
     idx_sdsl_wt *wt = NULL;
     idx_sdsl_sd *sd = NULL;
+    unsigned char *fast = NULL;
+    uint64_t fast_len = 0;
     idx_file_writer *w = NULL;
     if (!st.marks || !st.samples || !bo) {
         e = idx_fail(IDX_ERR_NOMEM, "out of memory for suffix-array samples");
@@ -171,7 +179,18 @@ idx_err idx_fm_shard_build(const char *path, const char *scratch_dir, const unsi
     }
 
     double tw = idx_now();
-    e = idx_sdsl_wt_build(bwt_path, n, &wt);
+    if (layout == IDX_FM_LAYOUT_FAST) {
+        int fd = open(bwt_path, O_RDONLY | O_CLOEXEC);
+        void *map = fd >= 0 ? mmap(NULL, n, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+        if (fd >= 0) close(fd);
+        if (map == MAP_FAILED) e = idx_fail(IDX_ERR_IO, "%s: cannot map: %m", bwt_path);
+        else {
+            e = idx_fm_fast_build(map, n, &fast, &fast_len);
+            munmap(map, n);
+        }
+    } else {
+        e = idx_sdsl_wt_build(bwt_path, n, &wt);
+    }
     unlink(bwt_path);
     if (e != IDX_OK) goto done;
     e = idx_sdsl_sd_build(n + 1, st.marks, nsamples, &sd);
@@ -196,9 +215,16 @@ idx_err idx_fm_shard_build(const char *path, const char *scratch_dir, const unsi
     uint64_t wt_bytes = 0, sd_bytes = 0;
     if ((e = idx_file_create(path, IDX_FM_MAGIC, IDX_FM_VERSION, &w)) != IDX_OK) goto done;
     if ((e = idx_file_put_section(w, "meta", meta, sizeof meta)) != IDX_OK) goto done;
-    if ((e = idx_file_section_begin(w, "wt")) != IDX_OK) goto done;
-    if ((e = idx_sdsl_wt_write(wt, file_sink, w, &wt_bytes)) != IDX_OK) goto done;
-    if ((e = idx_file_section_end(w)) != IDX_OK) goto done;
+    if (fast) {
+        if ((e = idx_file_put_section(w, "fast", fast, fast_len)) != IDX_OK) goto done;
+        wt_bytes = fast_len;
+        free(fast);
+        fast = NULL;
+    } else {
+        if ((e = idx_file_section_begin(w, "wt")) != IDX_OK) goto done;
+        if ((e = idx_sdsl_wt_write(wt, file_sink, w, &wt_bytes)) != IDX_OK) goto done;
+        if ((e = idx_file_section_end(w)) != IDX_OK) goto done;
+    }
     if ((e = idx_file_section_begin(w, "marks")) != IDX_OK) goto done;
     if ((e = idx_sdsl_sd_write(sd, file_sink, w, &sd_bytes)) != IDX_OK) goto done;
     if ((e = idx_file_section_end(w)) != IDX_OK) goto done;
@@ -227,5 +253,6 @@ done:
     free(st.samples);
     idx_sdsl_wt_free(wt);
     idx_sdsl_sd_free(sd);
+    free(fast);
     return e;
 }

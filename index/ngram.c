@@ -264,7 +264,7 @@ idx_err idx_ngram_next_units(const idx_ngram_src *s, const void *prefix, size_t 
         }
         if ((e = ntd_extend(&x, u, 1, need, c))) goto fail;
     }
-    qsort(x.out, x.n, sizeof *x.out, ntd_cmp);
+    if (x.n > 1) qsort(x.out, x.n, sizeof *x.out, ntd_cmp);
     if (total_next) *total_next = sum;
     if (top_k && x.n > top_k) x.n = top_k;
     idx_ngram_cursor_free(x.cur);

@@ -20,7 +20,11 @@
 
 namespace {
 
-typedef sdsl::wt_huff<sdsl::rrr_vector<63>> wt_type;
+/* Block size of the RRR bit vectors (63 measured best; see docs/fm-index.md). */
+#ifndef IDX_WT_RRR
+#define IDX_WT_RRR 63
+#endif
+typedef sdsl::wt_huff<sdsl::rrr_vector<IDX_WT_RRR>> wt_type;
 typedef sdsl::sd_vector<> sd_type;
 
 /* Output streambuf forwarding to an idx_sdsl_sink, buffered. */

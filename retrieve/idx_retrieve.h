@@ -32,6 +32,7 @@ extern "C" {
 
 #define IDX_SPARSE_BLOCK 128          /* postings per block */
 #define IDX_SPARSE_MAX_QUERY_TERMS 1024 /* default limit on distinct query terms */
+#define IDX_SPARSE_BUILD_MEMORY (1ull << 30) /* default postings memory per segment build */
 
 /* ------------------------------------------------------------------------ */
 /* Segment builder (in memory) and segment files                              */
@@ -130,13 +131,17 @@ idx_err idx_sparse_lookup(const idx_sparse *s, const char *id, size_t len, int *
 /* ------------------------------------------------------------------------ */
 
 /* Builds INDEX/sparse from INDEX/docs (the store written by `idx build`);
- * replace: overwrite an existing sparse part. Records the part in manifest.json. */
+ * replace: overwrite an existing sparse part. Records the part in manifest.json.
+ * memory bounds the postings held in memory (0 = IDX_SPARSE_BUILD_MEMORY):
+ * past it the build starts a new segment, so memory stays bounded for any
+ * corpus size (segments are searched together; `idx sparse-merge` joins them). */
 idx_err idx_sparse_build_from_store(const char *index_dir, const idx_text_config *cfg,
-                                    int replace, idx_progress *prog);
+                                    int replace, uint64_t memory, idx_progress *prog);
 /* Builds a new index directory with docs/ and sparse/ from a corpus. */
 idx_err idx_sparse_build_from_corpus(const char *index_dir, const char *const *paths,
                                      size_t npaths, const idx_corpus_opts *copts,
-                                     const idx_text_config *cfg, int replace, idx_progress *prog);
+                                     const idx_text_config *cfg, int replace, uint64_t memory,
+                                     idx_progress *prog);
 /* Adds the corpus's documents as a new segment with its own document store.
  * An id already live in the index is an error (IDX_ERR_PARSE). *added may be NULL. */
 idx_err idx_sparse_add(const char *index_dir, const char *const *paths, size_t npaths,

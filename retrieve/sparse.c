@@ -11,15 +11,20 @@
  *   "doclen"    u32[ndocs]: exact document length in analysed terms
  *   "termoff"   u64[nterms + 1]: term t is terms[termoff[t] .. termoff[t+1])
  *   "terms"     term bytes, terms sorted by memcmp order (shorter first on ties)
- *   "terminfo"  sparse_terminfo[nterms]: first_block (u64), nblocks (u32), df (u32)
- *   "blocks"    sparse_block[nblocks] (24 bytes): last_doc, max_tf, min_len (u32),
- *               count, doc_bits, tf_bits, pad (u8), off (u64 into "postings")
+ *   "terminfo"  sparse_terminfo[nterms] (24 bytes): first_block (u64), nblocks,
+ *               df, max_tf (u32), min_ratio (f32) -- the list's bound inputs
+ *   "blocks"    sparse_block[nblocks] (32 bytes): last_doc, max_tf, min_len (u32),
+ *               min_ratio (f32: smallest dl/tf, rounded down), off (u64 into
+ *               "postings"), count, doc_bits, tf_bits (u8), 5 zero bytes
  *   "postings"  per block: count values (doc - previous doc - 1) packed LSB-first
  *               in doc_bits bits each, padded to a byte, then count values
  *               (tf - 1) in tf_bits bits, padded to a byte; the previous doc of
  *               a term's first posting is -1. SPARSE_PAD zero bytes follow.
  * A term's blocks are consecutive; every block but the last holds 128
- * postings. A block's BM25 upper bound is the score of (max_tf, min_len).
+ * postings. A block's BM25 upper bound: the tf part is
+ * tf/(tf + A + B dl) = 1/(1 + A/tf + B dl/tf) with A, B >= 0 fixed per query,
+ * so 1/(1 + A/max_tf + B min_ratio) bounds every posting of the block, for
+ * any k1 and b (with Lucene's lossy norms, (max_tf, min_len) is used).
  *
  * Search (idx_sparse_search): one shared top-k heap across segments. Per
  * segment, MaxScore over the query terms sorted by their upper bound: the
@@ -248,13 +253,14 @@ static idx_err write_segment(idx_sparse_builder *b, const char *path) {
         if ((e = idx_buf_append(&tbytes, b->termbuf.data + t->off, t->len))) goto out;
         uint64_t end = tbytes.len;
         if ((e = idx_buf_append(&toff, &end, 8))) goto out;
-        sparse_terminfo ti = {nblocks, 0, t->n};
+        sparse_terminfo ti = {nblocks, 0, t->n, 0, INFINITY};
         int64_t prev = -1;
         for (uint32_t i = 0; i < t->n; i += IDX_SPARSE_BLOCK) {
             uint32_t cnt = t->n - i < IDX_SPARSE_BLOCK ? t->n - i : IDX_SPARSE_BLOCK;
             sparse_block bl = {0};
             bl.count = (uint8_t)cnt;
             bl.min_len = UINT32_MAX;
+            double minr = INFINITY;
             uint32_t maxgap = 0, maxtf = 0;
             for (uint32_t j = 0; j < cnt; j++) {
                 uint32_t d = t->p[2 * (i + j)], tf = t->p[2 * (i + j) + 1];
@@ -264,7 +270,11 @@ static idx_err write_segment(idx_sparse_builder *b, const char *path) {
                 if (gaps[j] > maxgap) maxgap = gaps[j];
                 if (tf > maxtf) maxtf = tf;
                 if (b->doclen[d] < bl.min_len) bl.min_len = b->doclen[d];
+                double ratio = (double)b->doclen[d] / (double)tf;
+                if (ratio < minr) minr = ratio;
             }
+            bl.min_ratio = (float)minr;
+            if ((double)bl.min_ratio > minr) bl.min_ratio = nextafterf(bl.min_ratio, 0.0f);
             bl.last_doc = (uint32_t)prev;
             bl.max_tf = maxtf;
             bl.doc_bits = (uint8_t)bits_for(maxgap);
@@ -273,6 +283,8 @@ static idx_err write_segment(idx_sparse_builder *b, const char *path) {
             if ((e = pack_bits(&post, gaps, cnt, bl.doc_bits))) goto out;
             if ((e = pack_bits(&post, tfs, cnt, bl.tf_bits))) goto out;
             if ((e = idx_buf_append(&blocks, &bl, sizeof bl))) goto out;
+            if (bl.max_tf > ti.max_tf) ti.max_tf = bl.max_tf;
+            if (bl.min_ratio < ti.min_ratio) ti.min_ratio = bl.min_ratio;
             ti.nblocks++;
             nblocks++;
         }
@@ -394,7 +406,7 @@ idx_err idx_sparse_segment_open(const char *path, unsigned flags, idx_sparse_seg
             const sparse_block *bl = &s->blocks[nextb + i];
             if (bl->count == 0 || bl->count > IDX_SPARSE_BLOCK || bl->doc_bits > 32 || bl->tf_bits > 32 ||
                 (i + 1 < ti->nblocks && bl->count != IDX_SPARSE_BLOCK) || (int64_t)bl->last_doc <= prev ||
-                bl->last_doc >= m->ndocs || bl->max_tf == 0 ||
+                bl->last_doc >= m->ndocs || bl->max_tf == 0 || !(bl->min_ratio >= 0.0f) || isinf(bl->min_ratio) ||
                 (uint64_t)bl->last_doc - (uint64_t)(prev + 1) + 1 < bl->count) {
                 e = corrupt(s, "blocks", "bad block header");
                 goto fail;
@@ -402,6 +414,10 @@ idx_err idx_sparse_segment_open(const char *path, unsigned flags, idx_sparse_seg
             uint64_t need = ((uint64_t)bl->count * bl->doc_bits + 7) / 8 + ((uint64_t)bl->count * bl->tf_bits + 7) / 8;
             if (bl->off > s->postings_size || need > s->postings_size - bl->off) {
                 e = corrupt(s, "blocks", "block outside the postings");
+                goto fail;
+            }
+            if (bl->max_tf > ti->max_tf || bl->min_ratio < ti->min_ratio) {
+                e = corrupt(s, "terminfo", "list bound below a block's bound");
                 goto fail;
             }
             cnt += bl->count;
@@ -429,11 +445,15 @@ void idx_sparse_segment_close(idx_sparse_segment *s) {
 uint64_t idx_sparse_segment_docs(const idx_sparse_segment *s) { return s->meta.ndocs; }
 uint64_t idx_sparse_segment_terms(const idx_sparse_segment *s) { return s->meta.nterms; }
 
-idx_err sparse_decode_block(const idx_sparse_segment *s, const sparse_block *b, uint32_t prev_last,
-                            int first, uint32_t *docs, uint32_t *tfs) {
-    const uint8_t *p = s->postings + b->off;
-    unpack_bits(p, b->count, b->doc_bits, docs);
-    unpack_bits(p + ((size_t)b->count * b->doc_bits + 7) / 8, b->count, b->tf_bits, tfs);
+static idx_err bad_block(const idx_sparse_segment *s, const sparse_block *b) {
+    return idx_fail(IDX_ERR_CORRUPT, "%s: section postings: block at offset %llu does not match its header",
+                    idx_file_path(s->f), (unsigned long long)b->off);
+}
+
+/* Decodes a block's document ids only (the search reads tfs one at a time). */
+static idx_err decode_docs(const idx_sparse_segment *s, const sparse_block *b, uint32_t prev_last, int first,
+                           uint32_t *docs) {
+    unpack_bits(s->postings + b->off, b->count, b->doc_bits, docs);
     uint64_t d = first ? 0 : (uint64_t)prev_last + 1;
     unsigned i = 0;
     for (; i < b->count; i++) {
@@ -441,12 +461,33 @@ idx_err sparse_decode_block(const idx_sparse_segment *s, const sparse_block *b, 
         if (d > b->last_doc) break;
         docs[i] = (uint32_t)d;
         d++;
-        tfs[i] += 1;
-        if (tfs[i] == 0 || tfs[i] > b->max_tf) break;
     }
-    if (i != b->count || d != (uint64_t)b->last_doc + 1)
-        return idx_fail(IDX_ERR_CORRUPT, "%s: section postings: block at offset %llu does not match its header",
-                        idx_file_path(s->f), (unsigned long long)b->off);
+    if (i != b->count || d != (uint64_t)b->last_doc + 1) return bad_block(s, b);
+    return IDX_OK;
+}
+
+/* The tf of posting i of a block, clamped to the block's max_tf (a damaged
+ * file then gives wrong scores, never an unbounded one). */
+static inline uint32_t block_tf(const idx_sparse_segment *s, const sparse_block *b, unsigned i) {
+    if (!b->tf_bits) return 1;
+    const uint8_t *p = s->postings + b->off + ((size_t)b->count * b->doc_bits + 7) / 8;
+    size_t bitpos = (size_t)i * b->tf_bits;
+    uint64_t w;
+    memcpy(&w, p + (bitpos >> 3), 8);
+    uint64_t mask = b->tf_bits == 32 ? 0xffffffffull : ((1ull << b->tf_bits) - 1);
+    uint64_t tf = ((w >> (bitpos & 7)) & mask) + 1;
+    return tf > b->max_tf ? b->max_tf : (uint32_t)tf;
+}
+
+idx_err sparse_decode_block(const idx_sparse_segment *s, const sparse_block *b, uint32_t prev_last,
+                            int first, uint32_t *docs, uint32_t *tfs) {
+    idx_err e = decode_docs(s, b, prev_last, first, docs);
+    if (e) return e;
+    unpack_bits(s->postings + b->off + ((size_t)b->count * b->doc_bits + 7) / 8, b->count, b->tf_bits, tfs);
+    for (unsigned i = 0; i < b->count; i++) {
+        tfs[i] += 1;
+        if (tfs[i] == 0 || tfs[i] > b->max_tf) return bad_block(s, b);
+    }
     return IDX_OK;
 }
 
@@ -459,8 +500,8 @@ idx_err idx_sparse_segment_verify(const idx_sparse_segment *s) {
             idx_err e = sparse_decode_block(s, b, i ? b[-1].last_doc : 0, i == 0, docs, tfs);
             if (e) return e;
             for (unsigned j = 0; j < b->count; j++)
-                if (s->doclen[docs[j]] < b->min_len)
-                    return corrupt(s, "blocks", "min_len larger than a document's length");
+                if (s->doclen[docs[j]] < b->min_len || (double)b->min_ratio > (double)s->doclen[docs[j]] / tfs[j])
+                    return corrupt(s, "blocks", "min_len or min_ratio larger than a document's");
         }
     }
     return IDX_OK;
@@ -503,7 +544,11 @@ typedef struct {
     uint32_t pos, doc; /* doc = UINT32_MAX at end */
     uint32_t qi;
     double w, ub;
-    uint32_t docs[IDX_SPARSE_BLOCK], tfs[IDX_SPARSE_BLOCK];
+    double bm;                /* bound of block bmi (block-max) */
+    uint32_t bmi;
+    double kb0, kb1;
+    int lucene;
+    uint32_t docs[IDX_SPARSE_BLOCK];
 } cursor;
 
 typedef struct {
@@ -615,6 +660,12 @@ static uint32_t lucene_len(uint32_t len) {
 }
 #define DL(x) (lucene ? lucene_len(x) : (x))
 
+/* Upper bound of bm25() over a block's postings (see the top of the file). */
+static inline double block_bound(double w, const sparse_block *b, double kb0, double kb1, int lucene) {
+    if (lucene) return bm25(w, b->max_tf, lucene_len(b->min_len), kb0, kb1) * UB_SLACK;
+    return w / (1.0 + kb0 / (double)b->max_tf + kb1 * (double)b->min_ratio) * UB_SLACK;
+}
+
 /* heap: min-heap by (score, then later doc is smaller) */
 static int h_less(const hentry *a, const hentry *b) {
     if (a->score != b->score) return a->score < b->score;
@@ -655,8 +706,12 @@ static inline double h_theta(const idx_sparse_searcher *q, size_t k) {
 
 static idx_err cur_decode(cursor *c) {
     const sparse_block *b = &c->blk[c->bi];
-    idx_err e = sparse_decode_block(c->seg, b, c->bi ? b[-1].last_doc : 0, c->bi == 0, c->docs, c->tfs);
+    idx_err e = decode_docs(c->seg, b, c->bi ? b[-1].last_doc : 0, c->bi == 0, c->docs);
     c->dec = c->bi;
+    if (c->bmi != c->bi) {
+        c->bm = block_bound(c->w, b, c->kb0, c->kb1, c->lucene);
+        c->bmi = c->bi;
+    }
     return e;
 }
 
@@ -752,12 +807,23 @@ static idx_err search_segment(idx_sparse_searcher *q, uint32_t si, const idx_spa
         c->doc = 0;
         c->qi = (uint32_t)i;
         c->w = q->q[i].w;
-        double ub = 0;
-        for (uint32_t b = 0; b < c->nblk; b++) {
-            double v = bm25(c->w, c->blk[b].max_tf, DL(c->blk[b].min_len), kb0, kb1);
-            if (v > ub) ub = v;
+        c->bmi = UINT32_MAX;
+        c->kb0 = kb0;
+        c->kb1 = kb1;
+        c->lucene = lucene;
+        if (lucene) {
+            double ub = 0;
+            for (uint32_t b = 0; b < c->nblk; b++) {
+                double v = block_bound(c->w, &c->blk[b], kb0, kb1, lucene);
+                if (v > ub) ub = v;
+            }
+            c->ub = ub;
+        } else {
+            sparse_block whole = {0};
+            whole.max_tf = ti->max_tf;
+            whole.min_ratio = ti->min_ratio;
+            c->ub = block_bound(c->w, &whole, kb0, kb1, 0);
         }
-        c->ub = ub * UB_SLACK;
         idx_err e = cur_seek(c, 0, st);
         if (e) return e;
         q->ord[n] = c;
@@ -771,21 +837,82 @@ static idx_err search_segment(idx_sparse_searcher *q, uint32_t si, const idx_spa
     double theta = h_theta(q, p->k);
     while (ess < n && q->prefix[ess] <= theta) ess++;
     double *contrib = q->contrib;
+    uint32_t chk_bound = UINT32_MAX;
+    double chk_theta = -1.0;
+    int shallow = 0;
     for (;;) {
         if (ess >= n) break;
-        uint32_t d = UINT32_MAX;
-        for (size_t i = ess; i < n; i++)
-            if (q->ord[i]->doc < d) d = q->ord[i]->doc;
+        /* block-max skip: while the current blocks of the essential lists plus
+         * the whole non-essential lists cannot beat theta, no document up to
+         * the first block end can enter; jump past it without decoding. */
+        uint32_t bound = UINT32_MAX, d = UINT32_MAX;
+        for (size_t i = ess; i < n; i++) {
+            cursor *c = q->ord[i];
+            if (c->doc == UINT32_MAX) continue;
+            if (c->doc < d) d = c->doc;
+            if (c->blk[c->bi].last_doc < bound) bound = c->blk[c->bi].last_doc;
+        }
         if (d == UINT32_MAX) break;
+        /* in [d, bound] every essential list stays in its current block, and
+         * one whose next document is past bound contributes nothing there */
+        /* (re)checked when the block range or the threshold changes: in
+         * between, cursors only move forward, which can only lower the sum */
+        int skip = 0;
+        if (bound != chk_bound || theta != chk_theta) {
+            chk_bound = bound;
+            chk_theta = theta;
+            double sumbm = ess ? q->prefix[ess - 1] : 0;
+            for (size_t i = ess; i < n; i++) {
+                cursor *c = q->ord[i];
+                if (c->doc > bound) continue;
+                if (c->bmi != c->bi) {
+                    c->bm = block_bound(c->w, &c->blk[c->bi], kb0, kb1, lucene);
+                    c->bmi = c->bi;
+                }
+                sumbm += c->bm;
+            }
+            skip = sumbm <= theta && bound != UINT32_MAX;
+        }
+        if (skip) {
+            /* shallow move: past the blocks ending at or before bound,
+             * without decoding; doc becomes a lower bound (bound + 1) */
+            for (size_t i = ess; i < n; i++) {
+                cursor *c = q->ord[i];
+                if (c->doc > bound) continue;
+                while (c->bi < c->nblk && c->blk[c->bi].last_doc <= bound) c->bi++;
+                c->doc = c->bi == c->nblk ? UINT32_MAX : bound + 1;
+            }
+            shallow = 1;
+            continue;
+        }
+        /* a list moved shallowly is decoded before its documents are used */
+        if (shallow) {
+            int redo = 0;
+            shallow = 0;
+            for (size_t i = ess; i < n; i++) {
+                cursor *c = q->ord[i];
+                if (c->doc == UINT32_MAX || c->dec == c->bi) continue;
+                if (c->doc == d) {
+                    idx_err e = cur_seek(c, d, st);
+                    if (e) return e;
+                    redo = 1;
+                } else {
+                    shallow = 1;
+                }
+            }
+            if (redo) { shallow = 1; continue; }
+        }
         st->docs_evaluated++;
         double partial = 0;
+        uint64_t touched = 0;
         int deleted = sparse_is_deleted(r, d);
         for (size_t i = ess; i < n; i++) {
             cursor *c = q->ord[i];
             if (c->doc != d) continue;
             if (!deleted) {
-                double v = bm25(c->w, c->tfs[c->pos], DL(seg->doclen[d]), kb0, kb1);
+                double v = bm25(c->w, block_tf(seg, &c->blk[c->bi], c->pos), DL(seg->doclen[d]), kb0, kb1);
                 contrib[c->qi] = v;
+                touched |= 1ull << (c->qi & 63);
                 partial += v;
                 st->postings_scored++;
             }
@@ -800,24 +927,36 @@ static idx_err search_segment(idx_sparse_searcher *q, uint32_t si, const idx_spa
             /* block-max: the bound of the block that could hold d */
             while (c->bi < c->nblk && c->blk[c->bi].last_doc < d) c->bi++;
             if (c->bi == c->nblk) { c->doc = UINT32_MAX; continue; }
-            const sparse_block *b = &c->blk[c->bi];
-            double bm = bm25(c->w, b->max_tf, DL(b->min_len), kb0, kb1) * UB_SLACK;
+            if (c->bmi != c->bi) {
+                c->bm = block_bound(c->w, &c->blk[c->bi], kb0, kb1, lucene);
+                c->bmi = c->bi;
+            }
+            double bm = c->bm;
             double rest = j ? q->prefix[j - 1] : 0;
             if (partial + bm + rest <= theta) { pruned = 1; break; }
             idx_err e = cur_seek(c, d, st);
             if (e) return e;
             if (c->doc == d) {
-                double v = bm25(c->w, c->tfs[c->pos], DL(seg->doclen[d]), kb0, kb1);
+                double v = bm25(c->w, block_tf(seg, &c->blk[c->bi], c->pos), DL(seg->doclen[d]), kb0, kb1);
                 contrib[c->qi] = v;
+                touched |= 1ull << (c->qi & 63);
                 partial += v;
                 st->postings_scored++;
             }
         }
         /* canonical sum in query-term order (and reset) */
         double score = 0;
-        for (size_t i = 0; i < q->nq; i++) {
-            score += contrib[i];
-            contrib[i] = 0;
+        if (q->nq <= 64) { /* only touched terms, in ascending order: adding 0.0 changes nothing */
+            for (uint64_t m = touched; m; m &= m - 1) {
+                unsigned i = (unsigned)__builtin_ctzll(m);
+                score += contrib[i];
+                contrib[i] = 0;
+            }
+        } else {
+            for (size_t i = 0; i < q->nq; i++) {
+                score += contrib[i];
+                contrib[i] = 0;
+            }
         }
         if (pruned) continue;
         h_offer(q, p->k, score, si, d);

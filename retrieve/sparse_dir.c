@@ -332,8 +332,60 @@ static idx_err write_seg_file(idx_sparse_builder *b, const char *dir, const char
     return e;
 }
 
+
+/* Collects documents into segments of dir: a new segment starts whenever the
+ * builder holds more than `budget` bytes (0 = never), each reading its
+ * documents from the index's store at doc_base. */
+typedef struct {
+    idx_text_config cfg;
+    idx_sparse_builder *b;
+    const char *dir;
+    json_t *sj;
+    uint64_t base, budget;
+    unsigned next;
+} seg_sink;
+
+static idx_err sink_init(seg_sink *k, const idx_text_config *cfg, const char *dir, uint64_t budget) {
+    memset(k, 0, sizeof *k);
+    k->cfg = *cfg;
+    k->dir = dir;
+    k->budget = budget;
+    k->sj = new_segments_json(cfg, 0);
+    if (!k->sj) return idx_fail(IDX_ERR_NOMEM, "out of memory");
+    return idx_sparse_builder_new(cfg, &k->b);
+}
+
+static idx_err sink_flush(seg_sink *k) {
+    uint64_t n = idx_sparse_builder_count(k->b);
+    if (n == 0) return IDX_OK;
+    char name[32];
+    snprintf(name, sizeof name, "seg-%04u", k->next);
+    idx_err e = write_seg_file(k->b, k->dir, name);
+    if (e) return e;
+    json_t *ent = seg_entry(name, "index", k->base, n, NULL);
+    if (!ent || json_array_append_new(json_object_get(k->sj, "segments"), ent))
+        return idx_fail(IDX_ERR_NOMEM, "out of memory");
+    k->base += n;
+    k->next++;
+    json_object_set_new(k->sj, "next", json_integer(k->next));
+    idx_sparse_builder_free(k->b);
+    k->b = NULL;
+    return idx_sparse_builder_new(&k->cfg, &k->b);
+}
+
+static idx_err sink_add(seg_sink *k, const char *title, size_t tl, const char *text, size_t len) {
+    idx_err e = idx_sparse_builder_add(k->b, title, tl, text, len);
+    if (!e && k->budget && idx_sparse_builder_memory(k->b) > k->budget) e = sink_flush(k);
+    return e;
+}
+
+static void sink_free(seg_sink *k) {
+    idx_sparse_builder_free(k->b);
+    json_decref(k->sj);
+}
+
 /* Reads one document of a store into the builder. */
-static idx_err add_from_store(idx_sparse_builder *b, const idx_docs *d, uint64_t id, idx_buf *text) {
+static idx_err add_from_store(seg_sink *k, const idx_docs *d, uint64_t id, idx_buf *text) {
     const char *title;
     size_t tl;
     uint64_t len;
@@ -342,15 +394,15 @@ static idx_err add_from_store(idx_sparse_builder *b, const idx_docs *d, uint64_t
     if (e) return e;
     text->len = 0;
     if ((e = idx_docs_text(d, id, 0, len, text))) return e;
-    return idx_sparse_builder_add(b, title, tl, text->data ? text->data : "", text->len);
+    return sink_add(k, title, tl, text->data ? text->data : "", text->len);
 }
 
 idx_err idx_sparse_build_from_store(const char *index_dir, const idx_text_config *cfg, int replace,
-                                    idx_progress *prog) {
+                                    uint64_t memory, idx_progress *prog) {
     idx_docs *d = NULL;
-    idx_sparse_builder *b = NULL;
+    seg_sink k;
+    int sink_ok = 0;
     char *sdir = idx_path_join(index_dir, "sparse"), *tmp = NULL;
-    json_t *sj = NULL;
     idx_buf text = {0};
     idx_err e = sdir ? IDX_OK : idx_fail(IDX_ERR_NOMEM, "out of memory");
     struct stat st;
@@ -359,28 +411,21 @@ idx_err idx_sparse_build_from_store(const char *index_dir, const idx_text_config
     if (!e) e = idx_docs_open(index_dir, 0, &d);
     if (!e && !idx_docs_has_text(d))
         e = idx_fail(IDX_ERR_UNSUPPORTED, "%s: the document store keeps no text to index", index_dir);
-    if (!e) e = idx_sparse_builder_new(cfg, &b);
+    if (!e) e = idx_dir_make_tmp(sdir, &tmp);
+    if (!e) { e = sink_init(&k, cfg, tmp, memory ? memory : IDX_SPARSE_BUILD_MEMORY); sink_ok = 1; }
     uint64_t n = e ? 0 : idx_docs_count(d);
     for (uint64_t i = 0; !e && i < n; i++) {
-        e = add_from_store(b, d, i, &text);
+        e = add_from_store(&k, d, i, &text);
         if (!e && prog) e = idx_progress_tick(prog, "index-sparse", i + 1, n, "docs", i + 1 == n);
     }
     if (!e && n == 0) e = idx_fail(IDX_ERR_EMPTY, "%s: the document store is empty", index_dir);
-    if (!e) e = idx_dir_make_tmp(sdir, &tmp);
-    if (!e) e = write_seg_file(b, tmp, "seg-0000");
-    if (!e) {
-        sj = new_segments_json(cfg, 1);
-        json_t *ent = seg_entry("seg-0000", "index", 0, n, NULL);
-        if (!sj || !ent || json_array_append_new(json_object_get(sj, "segments"), ent))
-            e = idx_fail(IDX_ERR_NOMEM, "out of memory");
-    }
-    if (!e) e = save_json_file(tmp, SEGMENTS_FILE, sj);
+    if (!e) e = sink_flush(&k);
+    if (!e) e = save_json_file(tmp, SEGMENTS_FILE, k.sj);
     if (!e) e = idx_dir_publish(tmp, sdir, replace);
     if (e && tmp) idx_rmtree(tmp);
     if (!e) e = record_manifest(index_dir, cfg, 0);
     idx_buf_free(&text);
-    json_decref(sj);
-    idx_sparse_builder_free(b);
+    if (sink_ok) sink_free(&k);
     idx_docs_close(d);
     free(tmp);
     free(sdir);
@@ -390,8 +435,9 @@ idx_err idx_sparse_build_from_store(const char *index_dir, const idx_text_config
 /* Copies the corpus into a document store at docs_part_dir and a segment
  * builder; check (may be NULL) rejects ids already live elsewhere. */
 static idx_err ingest_corpus(const char *const *paths, size_t npaths, const idx_corpus_opts *copts,
-                             const char *docs_part_dir, idx_sparse_builder *b, const idx_sparse *check,
-                             idx_progress *prog, uint64_t *count) {
+                             const char *docs_part_dir, idx_sparse_builder *b, seg_sink *k,
+                             const idx_sparse *check, idx_progress *prog, uint64_t *count,
+                             uint64_t *text_bytes) {
     idx_corpus *c = NULL;
     idx_docs_writer *w = NULL;
     idx_err e = idx_corpus_open(paths, npaths, copts, &c);
@@ -413,7 +459,9 @@ static idx_err ingest_corpus(const char *const *paths, size_t npaths, const idx_
             }
         }
         if ((e = idx_docs_writer_add(w, &doc, NULL))) break;
-        if ((e = idx_sparse_builder_add(b, doc.title, strlen(doc.title), doc.text, doc.text_len))) break;
+        if (k) e = sink_add(k, doc.title, strlen(doc.title), doc.text, doc.text_len);
+        else e = idx_sparse_builder_add(b, doc.title, strlen(doc.title), doc.text, doc.text_len);
+        if (e) break;
         n++;
         if (prog) {
             idx_corpus_stats cs;
@@ -427,6 +475,11 @@ static idx_err ingest_corpus(const char *const *paths, size_t npaths, const idx_
         w = NULL;
     }
     idx_docs_writer_abort(w);
+    if (text_bytes && c) {
+        idx_corpus_stats cs;
+        idx_corpus_get_stats(c, &cs);
+        *text_bytes = cs.text_bytes;
+    }
     idx_corpus_close(c);
     *count = n;
     return e;
@@ -434,30 +487,25 @@ static idx_err ingest_corpus(const char *const *paths, size_t npaths, const idx_
 
 idx_err idx_sparse_build_from_corpus(const char *index_dir, const char *const *paths, size_t npaths,
                                      const idx_corpus_opts *copts, const idx_text_config *cfg, int replace,
-                                     idx_progress *prog) {
+                                     uint64_t memory, idx_progress *prog) {
     char *tmp = NULL, *docs_dir = NULL, *sdir = NULL;
-    idx_sparse_builder *b = NULL;
-    json_t *sj = NULL;
+    seg_sink k;
+    int sink_ok = 0;
     struct stat st;
     idx_err e = IDX_OK;
     if (!replace && stat(index_dir, &st) == 0)
         return idx_fail(IDX_ERR_EXISTS, "%s already exists (use --force to replace it)", index_dir);
-    if ((e = idx_sparse_builder_new(cfg, &b))) return e;
     if ((e = idx_dir_make_tmp(index_dir, &tmp))) goto out;
     docs_dir = idx_path_join(tmp, "docs");
     sdir = idx_path_join(tmp, "sparse");
     if (!docs_dir || !sdir) { e = idx_fail(IDX_ERR_NOMEM, "out of memory"); goto out; }
     if ((e = idx_mkdirs(docs_dir)) || (e = idx_mkdirs(sdir))) goto out;
-    uint64_t n;
-    if ((e = ingest_corpus(paths, npaths, copts, docs_dir, b, NULL, prog, &n))) goto out;
-    if ((e = write_seg_file(b, sdir, "seg-0000"))) goto out;
-    sj = new_segments_json(cfg, 1);
-    json_t *ent = seg_entry("seg-0000", "index", 0, n, NULL);
-    if (!sj || !ent || json_array_append_new(json_object_get(sj, "segments"), ent)) {
-        e = idx_fail(IDX_ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    if ((e = save_json_file(sdir, SEGMENTS_FILE, sj))) goto out;
+    sink_ok = 1;
+    if ((e = sink_init(&k, cfg, sdir, memory ? memory : IDX_SPARSE_BUILD_MEMORY))) goto out;
+    uint64_t n, tbytes = 0;
+    if ((e = ingest_corpus(paths, npaths, copts, docs_dir, NULL, &k, NULL, prog, &n, &tbytes))) goto out;
+    if ((e = sink_flush(&k))) goto out;
+    if ((e = save_json_file(sdir, SEGMENTS_FILE, k.sj))) goto out;
     json_t *m = idx_manifest_new();
     if (!m) { e = idx_fail(IDX_ERR_NOMEM, "out of memory"); goto out; }
     json_t *parts = json_object_get(m, "parts");
@@ -465,8 +513,9 @@ idx_err idx_sparse_build_from_corpus(const char *index_dir, const char *const *p
         parts = json_object();
         json_object_set_new(m, "parts", parts);
     }
-    json_object_set_new(parts, "docs", json_pack("{s:s,s:i,s:s,s:I}", "format", "idx-docs", "version", 1, "dir",
-                                                 "docs", "documents", (json_int_t)n));
+    /* the same record `idx build` writes for its document store */
+    json_object_set_new(parts, "docs", json_pack("{s:i,s:s,s:I,s:I}", "version", 1, "file", "docs/docs.idx", "docs",
+                                                 (json_int_t)n, "text_bytes", (json_int_t)tbytes));
     e = idx_manifest_save(tmp, m);
     json_decref(m);
     if (e) goto out;
@@ -474,8 +523,7 @@ idx_err idx_sparse_build_from_corpus(const char *index_dir, const char *const *p
     e = idx_dir_publish(tmp, index_dir, replace);
 out:
     if (e && tmp) idx_rmtree(tmp);
-    json_decref(sj);
-    idx_sparse_builder_free(b);
+    if (sink_ok) sink_free(&k);
     free(tmp);
     free(docs_dir);
     free(sdir);
@@ -520,7 +568,7 @@ idx_err idx_sparse_add(const char *index_dir, const char *const *paths, size_t n
     }
     if (!e) e = idx_mkdirs(docs_dir);
     uint64_t n = 0;
-    if (!e) e = ingest_corpus(paths, npaths, copts, docs_dir, b, s, prog, &n);
+    if (!e) e = ingest_corpus(paths, npaths, copts, docs_dir, b, NULL, s, prog, &n, NULL);
     if (!e) e = write_seg_file(b, tmp, name);
     if (!e) {
         sj = segments_of(s, s->next_seg + 1);

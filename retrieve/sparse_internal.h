@@ -22,17 +22,20 @@ typedef struct {
     uint64_t first_block;
     uint32_t nblocks;
     uint32_t df;
+    uint32_t max_tf;  /* over the whole list: the term's BM25 upper bound */
+    float min_ratio;  /* smallest dl/tf over the list, rounded down */
 } sparse_terminfo;
 
 typedef struct {
-    uint32_t last_doc; /* last document of the block */
-    uint32_t max_tf;   /* largest tf in the block */
-    uint32_t min_len;  /* smallest document length in the block */
-    uint8_t count;     /* postings in the block, 1..128 (0 means 128... never: stored as count-1) */
-    uint8_t doc_bits;  /* bits per (gap - 1) */
-    uint8_t tf_bits;   /* bits per (tf - 1) */
-    uint8_t pad;
-    uint64_t off;      /* byte offset of the block in "postings" */
+    uint32_t last_doc;  /* last document of the block */
+    uint32_t max_tf;    /* largest tf in the block */
+    uint32_t min_len;   /* smallest document length in the block */
+    float min_ratio;    /* smallest dl/tf in the block, rounded down */
+    uint64_t off;       /* byte offset of the block in "postings" */
+    uint8_t count;      /* postings in the block, 1..128 */
+    uint8_t doc_bits;   /* bits per (gap - 1) */
+    uint8_t tf_bits;    /* bits per (tf - 1) */
+    uint8_t pad[5];
 } sparse_block;
 
 struct idx_sparse_segment {

@@ -15,7 +15,7 @@
 #include "idx_ngram.h"
 
 typedef struct {
-    const char *bench, *subject; /* subject NULL = the benchmark's total */
+    const char *bench, *split, *subject; /* subject NULL = the benchmark's (split's) total */
     uint64_t entries, skipped, cls[3], windows, matched;
     double score_sum;
 } group;
@@ -25,9 +25,9 @@ typedef struct {
     size_t n, cap;
 } groups;
 
-static group *group_get(groups *gs, const char *bench, const char *subject) {
+static group *group_get(groups *gs, const char *bench, const char *split, const char *subject) {
     for (size_t i = 0; i < gs->n; i++)
-        if (strcmp(gs->g[i].bench, bench) == 0 &&
+        if (strcmp(gs->g[i].bench, bench) == 0 && strcmp(gs->g[i].split, split) == 0 &&
             ((!subject && !gs->g[i].subject) || (subject && gs->g[i].subject && strcmp(gs->g[i].subject, subject) == 0)))
             return &gs->g[i];
     if (gs->n == gs->cap) {
@@ -40,6 +40,7 @@ static group *group_get(groups *gs, const char *bench, const char *subject) {
     group *x = &gs->g[gs->n++];
     memset(x, 0, sizeof *x);
     x->bench = bench;
+    x->split = split;
     x->subject = subject;
     return x;
 }
@@ -60,6 +61,7 @@ static int cmp_group(const void *a, const void *b) {
     const group *x = a, *y = b;
     int c = strcmp(x->bench, y->bench);
     if (c) return c;
+    if ((c = strcmp(x->split, y->split))) return c;
     if (!x->subject) return y->subject ? -1 : 0;
     if (!y->subject) return 1;
     return strcmp(x->subject, y->subject);
@@ -209,11 +211,11 @@ static int cmd_contam(int argc, char **argv) {
     uint64_t windows = 0;
     for (size_t i = 0; i < n; i++) {
         const idx_contam_entry *en = idx_contam_set_entry(set, i);
-        group *a = group_get(&gs, en->benchmark, NULL);
+        group *a = group_get(&gs, en->benchmark, en->split, NULL);
         if (!a) { rc = idx_cli_fail("contam", idx_fail(IDX_ERR_NOMEM, "groups")); goto done; }
         group_add(a, &res[i]);
         if (en->subject[0]) {
-            group *b = group_get(&gs, en->benchmark, en->subject);
+            group *b = group_get(&gs, en->benchmark, en->split, en->subject);
             if (!b) { rc = idx_cli_fail("contam", idx_fail(IDX_ERR_NOMEM, "groups")); goto done; }
             group_add(b, &res[i]);
         }
@@ -235,7 +237,7 @@ static int cmd_contam(int argc, char **argv) {
         json_t *summary = json_array(), *entries = json_array();
         for (size_t i = 0; i < gs.n; i++) {
             const group *g = &gs.g[i];
-            json_array_append_new(summary, json_pack("{s:s,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "benchmark", g->bench,
+            json_array_append_new(summary, json_pack("{s:s,s:s,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "benchmark", g->bench, "split", g->split,
                 "subject", g->subject ? json_string(g->subject) : json_null(), "entries", (json_int_t)g->entries,
                 "skipped", (json_int_t)g->skipped, "clean", (json_int_t)g->cls[0], "suspicious", (json_int_t)g->cls[1],
                 "dirty", (json_int_t)g->cls[2], "windows", (json_int_t)g->windows, "windows_matched", (json_int_t)g->matched));
@@ -321,6 +323,7 @@ static int cmd_contam(int argc, char **argv) {
         for (size_t i = 0; i < gs.n; i++) {
             char label[256];
             if (gs.g[i].subject) snprintf(label, sizeof label, "  %s", gs.g[i].subject);
+            else if (gs.g[i].split[0]) snprintf(label, sizeof label, "%s (%s)", gs.g[i].bench, gs.g[i].split);
             else snprintf(label, sizeof label, "%s", gs.g[i].bench);
             print_group_row(&gs.g[i], label);
         }

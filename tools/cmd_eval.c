@@ -17,7 +17,8 @@
     "       idx eval --qrels QRELS --index INDEX --queries FILE [-k N] [--k1 X] [--b X] [--run-out RUN]\n" \
     "QRELS: BEIR TSV (query-id corpus-id score, header optional) or TREC (qid iter docid rel).\n"     \
     "RUN: TREC run (qid Q0 docid rank score tag). LIST default: ndcg@10,recall@100,mrr@10,map.\n"     \
-    "Averages over every query of the qrels (trec_eval -c); nDCG uses the grades as gains.\n"
+    "Averages over every query of the qrels (trec_eval -c); nDCG uses the grades as gains.\n"   \
+    "With --index: --exhaustive, --lucene-norms as for `idx retrieve`; -k default 1000.\n"
 
 enum { O_QRELS = 1000, O_METRICS, O_PERQ, O_JSON, O_INDEX, O_QUERIES, O_K1, O_B, O_RUNOUT, O_EXH };
 

@@ -171,9 +171,47 @@ IDX_CLI_COMMAND(build, cmd_build, "build an index (FM-index + document store) fr
 
 /* ---- count ------------------------------------------------------------------ */
 
+/* Per-query latencies for --timing. */
+typedef struct {
+    double *v;
+    size_t n, cap;
+} timings;
+
+static void timings_add(timings *t, double x) {
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? 2 * t->cap : 1024;
+        double *p = realloc(t->v, cap * sizeof *p);
+        if (!p) return;
+        t->v = p;
+        t->cap = cap;
+    }
+    t->v[t->n++] = x;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void timings_report(const char *what, timings *t) {
+    if (!t->n) return;
+    qsort(t->v, t->n, sizeof *t->v, cmp_double);
+    double sum = 0;
+    for (size_t i = 0; i < t->n; i++) sum += t->v[i];
+    fprintf(stderr, "%s: %zu queries, p50 %.1f us, p90 %.1f us, p99 %.1f us, mean %.1f us, max %.1f us\n", what, t->n,
+            1e6 * t->v[t->n / 2], 1e6 * t->v[t->n * 9 / 10], 1e6 * t->v[t->n * 99 / 100], 1e6 * sum / (double)t->n,
+            1e6 * t->v[t->n - 1]);
+    free(t->v);
+}
+
+static timings g_timings;
+static int g_timing;
+
 static int count_one(const idx_fm *fm, const char *q, size_t n, int json) {
     uint64_t cnt;
+    double t0 = g_timing ? idx_now() : 0;
     idx_err e = idx_fm_count(fm, q, n, &cnt);
+    if (g_timing) timings_add(&g_timings, idx_now() - t0);
     if (e != IDX_OK) return idx_cli_fail("count", e);
     if (json) {
         json_t *j = json_pack("{s:o, s:I}", "query", json_bytes(q, n), "count", (json_int_t)cnt);
@@ -187,7 +225,8 @@ static int count_one(const idx_fm *fm, const char *q, size_t n, int json) {
 
 static int cmd_count(int argc, char **argv) {
     static const struct option lo[] = {{"file", required_argument, 0, 'F'}, {"json", no_argument, 0, 'j'},
-                                       {"hex", no_argument, 0, 'x'},        {0, 0, 0, 0}};
+                                       {"hex", no_argument, 0, 'x'},        {"timing", no_argument, 0, 'T'},
+                                       {0, 0, 0, 0}};
     const char *file = NULL;
     int json = 0, hex = 0, c;
     optind = 0;
@@ -196,6 +235,7 @@ static int cmd_count(int argc, char **argv) {
         case 'F': file = optarg; break;
         case 'j': json = 1; break;
         case 'x': hex = 1; break;
+        case 'T': g_timing = 1; break;
         default: return idx_cli_usage("count", "bad option");
         }
     }
@@ -254,17 +294,19 @@ static int cmd_count(int argc, char **argv) {
     }
     idx_buf_free(&q);
     idx_fm_close(fm);
+    if (g_timing) timings_report("count", &g_timings);
     if (fflush(stdout) != 0 && rc == 0) rc = 1;
     return rc;
 }
 
 IDX_CLI_COMMAND(count, cmd_count, "exact occurrence count of a byte string (FM-index)",
-                "usage: idx count [--json] [--hex] INDEX STRING\n"
-                "       idx count [--json] [--hex] --file FILE|- INDEX\n"
+                "usage: idx count [--json] [--hex] [--timing] INDEX STRING\n"
+                "       idx count [--json] [--hex] [--timing] --file FILE|- INDEX\n"
                 "  Counts every occurrence of STRING (bytes, case-sensitive) across all shards.\n"
                 "  The empty string counts the corpus bytes. --file reads one query per line\n"
                 "  (the trailing newline removed); --json prints {\"query\",\"count\"} lines;\n"
-                "  --hex takes queries as hex bytes (e.g. 00ff0a).\n");
+                "  --hex takes queries as hex bytes (e.g. 00ff0a); --timing prints the latency\n"
+                "  of the library call per query (p50/p90/p99/mean) on stderr.\n");
 
 /* ---- find ------------------------------------------------------------------- */
 
@@ -281,8 +323,9 @@ static int cmp_hit(const void *a, const void *b) {
 static int cmd_find(int argc, char **argv) {
     static const struct option lo[] = {{"limit", required_argument, 0, 'n'}, {"context", required_argument, 0, 'c'},
                                        {"json", no_argument, 0, 'j'},         {"hex", no_argument, 0, 'x'},
-                                       {0, 0, 0, 0}};
+                                       {"timing", no_argument, 0, 'T'},       {0, 0, 0, 0}};
     uint64_t limit = 10, context = 40;
+    timings tl = {0}, tc = {0};
     int json = 0, hex = 0, c;
     optind = 0;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -296,6 +339,7 @@ static int cmd_find(int argc, char **argv) {
             break;
         case 'j': json = 1; break;
         case 'x': hex = 1; break;
+        case 'T': g_timing = 1; break;
         default: return idx_cli_usage("find", "bad option");
         }
     }
@@ -344,11 +388,14 @@ static int cmd_find(int argc, char **argv) {
     }
     uint64_t k = 0;
     for (size_t s = 0; s < ns && k < nh; s++)
-        for (uint64_t r = ranges[s].lo; r < ranges[s].hi && k < nh; r++, k++)
+        for (uint64_t r = ranges[s].lo; r < ranges[s].hi && k < nh; r++, k++) {
+            double t0 = g_timing ? idx_now() : 0;
             if ((e = idx_fm_locate(fm, s, r, &hits[k].doc, &hits[k].off)) != IDX_OK) {
                 rc = idx_cli_fail("find", e);
                 goto out;
             }
+            if (g_timing) timings_add(&tl, idx_now() - t0);
+        }
     qsort(hits, nh, sizeof *hits, cmp_hit);
     if (!json) printf("%llu occurrences%s\n", (unsigned long long)total, nh < total ? " (showing the first by position)" : "");
     for (uint64_t i = 0; i < nh; i++) {
@@ -358,10 +405,12 @@ static int cmd_find(int argc, char **argv) {
         idx_docs_meta(docs, hits[i].doc, &meta, &metalen);
         uint64_t start = hits[i].off > context ? hits[i].off - context : 0;
         ctx.len = 0;
+        double t0 = g_timing ? idx_now() : 0;
         if ((e = idx_docs_text(docs, hits[i].doc, start, hits[i].off - start + plen + context, &ctx)) != IDX_OK) {
             rc = idx_cli_fail("find", e);
             goto out;
         }
+        if (g_timing) timings_add(&tc, idx_now() - t0);
         if (json) {
             json_error_t jerr;
             json_t *mj = json_loadb(meta, metalen, 0, &jerr);
@@ -380,6 +429,10 @@ static int cmd_find(int argc, char **argv) {
         }
     }
 out:
+    if (g_timing) {
+        timings_report("find: locate per occurrence", &tl);
+        timings_report("find: context window per occurrence", &tc);
+    }
     idx_buf_free(&ctx);
     idx_buf_free(&q);
     free(hits);
@@ -391,11 +444,12 @@ out:
 }
 
 IDX_CLI_COMMAND(find, cmd_find, "documents containing a byte string, with offsets and context",
-                "usage: idx find [--limit N] [--context N] [--json] [--hex] INDEX STRING\n"
+                "usage: idx find [--limit N] [--context N] [--json] [--hex] [--timing] INDEX STRING\n"
                 "  Prints the total, then per occurrence (sorted by document and offset):\n"
                 "  doc number, external id, byte offset, context window (escaped), metadata JSON.\n"
                 "  --limit N (default 10) occurrences, --context N (default 40) bytes each side,\n"
-                "  --json one JSON object per occurrence, --hex STRING given as hex bytes.\n");
+                "  --json one JSON object per occurrence, --hex STRING given as hex bytes,\n"
+                "  --timing latency of locate and of the context fetch per occurrence on stderr.\n");
 
 /* ---- show ------------------------------------------------------------------- */
 

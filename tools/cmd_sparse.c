@@ -21,13 +21,14 @@ enum { O_TEXT = 1000, O_ID, O_TITLE, O_SKIP, O_ANALYZER, O_INTO, O_FORCE, O_K1, 
 
 #define INDEX_SPARSE_USAGE \
     "usage: idx index-sparse -o INDEX [--force] [--analyzer SPEC] [--text-field F] [--id-field F]\n" \
-    "                        [--title-field F] [--skip-bad] CORPUS...\n" \
+    "                        [--title-field F] [--skip-bad] [--memory SIZE] CORPUS...\n" \
     "       idx index-sparse --into INDEX [--force] [--analyzer SPEC]\n" \
     "Builds a BM25 inverted index. With -o, a new index directory with the document store and\n" \
     "the sparse part; with --into, a sparse part over an existing index's document store.\n" \
     "Title and text are both indexed. SPEC: comma-separated key=value, keys stemmer (porter,\n" \
     "english, none, any Snowball language), stopwords (lucene, none), casefold, accents,\n" \
-    "possessive (0/1), min_len, max_len. Default: stemmer=english,stopwords=lucene.\n"
+    "possessive (0/1), min_len, max_len. Default: stemmer=english,stopwords=lucene.\n" \
+    "--memory bounds the postings held in memory (default 1G); past it a new segment starts.\n"
 
 static int cmd_index_sparse(int argc, char **argv) {
     static const struct option opts[] = {
@@ -35,8 +36,9 @@ static int cmd_index_sparse(int argc, char **argv) {
         {"force", no_argument, 0, O_FORCE},    {"analyzer", required_argument, 0, O_ANALYZER},
         {"text-field", required_argument, 0, O_TEXT}, {"id-field", required_argument, 0, O_ID},
         {"title-field", required_argument, 0, O_TITLE}, {"skip-bad", no_argument, 0, O_SKIP},
-        {"quiet", no_argument, 0, O_QUIET}, {0, 0, 0, 0}};
+        {"quiet", no_argument, 0, O_QUIET}, {"memory", required_argument, 0, O_MAXQ}, {0, 0, 0, 0}};
     const char *out = NULL, *into = NULL;
+    uint64_t memory = 0;
     int force = 0, quiet = 0, c;
     idx_text_config cfg;
     idx_text_config_default(&cfg);
@@ -56,6 +58,9 @@ static int cmd_index_sparse(int argc, char **argv) {
         case O_ID: co.id_field = optarg; break;
         case O_TITLE: co.title_field = optarg; break;
         case O_SKIP: co.skip_bad = 1; break;
+        case O_MAXQ:
+            if (idx_cli_parse_size(optarg, &memory) || memory < 4096) return idx_cli_usage(argv[0], "bad --memory '%s'", optarg);
+            break;
         default: return idx_cli_usage(argv[0], "unknown option '%s'", argv[optind - 1]);
         }
     }
@@ -66,8 +71,8 @@ static int cmd_index_sparse(int argc, char **argv) {
     idx_progress_init(&prog, quiet ? NULL : idx_cli_progress, NULL);
     double t0 = idx_now();
     idx_err e = out ? idx_sparse_build_from_corpus(out, (const char *const *)argv + optind, (size_t)(argc - optind),
-                                                   &co, &cfg, force, &prog)
-                    : idx_sparse_build_from_store(into, &cfg, force, &prog);
+                                                   &co, &cfg, force, memory, &prog)
+                    : idx_sparse_build_from_store(into, &cfg, force, memory, &prog);
     if (!quiet) fprintf(stderr, "\n");
     if (e) return idx_cli_fail(argv[0], e);
     idx_sparse *s;
@@ -86,7 +91,9 @@ IDX_CLI_COMMAND(index-sparse, cmd_index_sparse, "build a BM25 inverted index (sp
     "       idx retrieve INDEX --queries FILE [-o RUN] [-k N] [--tag TAG] [--k1 X] [--b X] [--exhaustive]\n" \
     "Top-k BM25 (Lucene variant, exact document lengths; defaults k1=0.9 b=0.4, k=10; 1000 in batch).\n" \
     "Batch: FILE is BEIR queries.jsonl or TSV id<TAB>text; writes a TREC run 'qid Q0 docid rank score tag'\n" \
-    "to RUN (default stdout) and throughput and latency figures to stderr.\n"
+    "to RUN (default stdout) and throughput and latency figures to stderr.\n" \
+    "--lucene-norms: quantise document lengths like Lucene's 1-byte norms (to compare);\n" \
+    "--max-query-terms N: distinct analysed terms allowed (default 1024).\n"
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;

@@ -258,7 +258,7 @@ static void test_merge(void **st) {
     assert_int_equal(l.n, 5); /* nothing fits together under 1 word */
     assert_int_equal(idx_chunk_check(t, strlen(t), &l, 0), IDX_OK);
     assert_int_equal(idx_chunk_merge(t, strlen(t), &l, 0), IDX_ERR_INVALID);
-    idx_chunk_list_clear(&l);
+    idx_chunk_list_free(&l);
     o.merge = 1000;
     l = run(&o, t, strlen(t));
     assert_int_equal(l.n, 1);
@@ -343,6 +343,12 @@ static void test_ppl_rule(void **st) {
     double v2[] = {4, 2, 2, 3}; /* plateau: case (b) at 1, not at 2 */
     assert_int_equal(idx_chunk_ppl_minima(v2, 4, 0, NULL, b), IDX_OK);
     assert_memory_equal(b, "\0\1\0\0", 4);
+    /* the rise rule: cut after i when v[i+1] - v[i] >= theta */
+    assert_int_equal(idx_chunk_ppl_rises(v1, 5, 5.5, b), IDX_OK); /* rises 6 (1->7), 7 (2->9) */
+    assert_memory_equal(b, "\0\1\0\1\0", 5);
+    assert_int_equal(idx_chunk_ppl_rises(v1, 5, 6.5, b), IDX_OK);
+    assert_memory_equal(b, "\0\0\0\1\0", 5);
+    assert_int_equal(idx_chunk_ppl_rises(v1, 5, -1, b), IDX_ERR_INVALID);
     double v3[] = {1, 0}; /* first and last are never boundaries */
     assert_int_equal(idx_chunk_ppl_minima(v3, 2, 0, NULL, b), IDX_OK);
     assert_memory_equal(b, "\0\0", 2);
@@ -373,6 +379,20 @@ static void test_ppl_rule(void **st) {
     o.ppl_threshold = 8;
     l = run(&o, t, strlen(t));
     assert_int_equal(l.n, 1);
+    idx_chunk_list_free(&l);
+    /* contrast model = the model itself: every score is 0, no boundary */
+    o.ppl_threshold = 0;
+    o.lm_contrast.nll = digit_lm;
+    l = run(&o, t, strlen(t));
+    assert_int_equal(l.n, 1);
+    idx_chunk_list_free(&l);
+    /* rise rule: rises 1->7 and 2->9 cut after sentences 1 and 3 */
+    o.lm_contrast.nll = NULL;
+    o.ppl_rule = 1;
+    o.ppl_threshold = 5.5;
+    l = run(&o, t, strlen(t));
+    assert_int_equal(l.n, 3);
+    assert_int_equal(l.spans[0].end, strlen("A5 xx. B1 yy. "));
     idx_chunk_list_free(&l);
 }
 

@@ -4,7 +4,8 @@
  * long runs of one byte, many tiny documents, one huge document; counts,
  * find + locate (every occurrence), the cursor, and documents returned byte
  * for byte; several shards (built in parallel) agree with one shard, across
- * suffix-array sample rates; and the CLI end to end.
+ * suffix-array sample rates, in both layouts (compact and fast); and the
+ * CLI end to end.
  */
 #include "fm_naive.h"
 
@@ -124,6 +125,10 @@ static void test_all_byte_values(void **state) {
     free(big);
     fixture f = fx_new(&c);
     check_build(&c, &f, 0, 32, 2, ps.p, ps.len, ps.n, 100000, 1);
+    nc_layout = IDX_FM_LAYOUT_FAST;
+    check_build(&c, &f, 0, 32, 2, ps.p, ps.len, ps.n, 100000, 1);
+    check_build(&c, &f, 1500, 9, 2, ps.p, ps.len, ps.n, 100000, 1);
+    nc_layout = IDX_FM_LAYOUT_COMPACT;
     check_build(&c, &f, 3000, 7, 2, ps.p, ps.len, ps.n, 100000, 10);
     check_build(&c, &f, 1000, 1, 3, ps.p, ps.len, ps.n, 100000, 30);
     fx_free(&f);
@@ -145,6 +150,10 @@ static void test_small_alphabet_many_occurrences(void **state) {
     ps_substrings(&ps, &c, 200, 30);
     fixture f = fx_new(&c);
     check_build(&c, &f, 0, 16, 1, ps.p, ps.len, ps.n, 40000, 1);
+    nc_layout = IDX_FM_LAYOUT_FAST;
+    check_build(&c, &f, 0, 16, 1, ps.p, ps.len, ps.n, 40000, 1);
+    check_build(&c, &f, 1500, 9, 2, ps.p, ps.len, ps.n, 40000, 1);
+    nc_layout = IDX_FM_LAYOUT_COMPACT;
     check_build(&c, &f, 2500, 64, 2, ps.p, ps.len, ps.n, 40000, 5);
     fx_free(&f);
     ps_free(&ps);
@@ -185,6 +194,10 @@ static void test_long_runs(void **state) {
     }
     fixture f = fx_new(&c);
     check_build(&c, &f, 0, 32, 2, ps.p, ps.len, ps.n, 25000, 1);
+    nc_layout = IDX_FM_LAYOUT_FAST;
+    check_build(&c, &f, 0, 32, 2, ps.p, ps.len, ps.n, 25000, 1);
+    check_build(&c, &f, 1500, 9, 2, ps.p, ps.len, ps.n, 25000, 1);
+    nc_layout = IDX_FM_LAYOUT_COMPACT;
     check_build(&c, &f, 6000, 5, 2, ps.p, ps.len, ps.n, 25000, 4);
     fx_free(&f);
     ps_free(&ps);
@@ -215,6 +228,10 @@ static void test_many_tiny_documents(void **state) {
     }
     fixture f = fx_new(&c);
     check_build(&c, &f, 0, 32, 2, ps.p, ps.len, ps.n, 10000, 1);
+    nc_layout = IDX_FM_LAYOUT_FAST;
+    check_build(&c, &f, 0, 32, 2, ps.p, ps.len, ps.n, 10000, 1);
+    check_build(&c, &f, 1500, 9, 2, ps.p, ps.len, ps.n, 10000, 1);
+    nc_layout = IDX_FM_LAYOUT_COMPACT;
     check_build(&c, &f, 250, 3, 2, ps.p, ps.len, ps.n, 10000, 20);
     fx_free(&f);
     ps_free(&ps);
@@ -233,6 +250,10 @@ static void test_one_huge_document(void **state) {
     ps_substrings(&ps, &c, 150, 100);
     fixture f = fx_new(&c);
     check_build(&c, &f, 0, 32, 2, ps.p, ps.len, ps.n, 5000, 1);
+    nc_layout = IDX_FM_LAYOUT_FAST;
+    check_build(&c, &f, 0, 32, 2, ps.p, ps.len, ps.n, 5000, 1);
+    check_build(&c, &f, 1500, 9, 2, ps.p, ps.len, ps.n, 5000, 1);
+    nc_layout = IDX_FM_LAYOUT_COMPACT;
     /* A document larger than the shard size gets a shard of its own. */
     check_build(&c, &f, 1000, 32, 2, ps.p, ps.len, ps.n, 5000, 1);
     fx_free(&f);

@@ -279,11 +279,91 @@ static void test_next_units(void **st) {
     idx_ngram_src_free(s);
 }
 
+/* The CLI on a real FM-index built from the generated corpus: infgram and
+ * ngrams equal the in-memory model; usage errors exit 2, a missing index 1. */
+static void test_cli(void **st) {
+    (void)st;
+    make_corpus();
+    char *dir = t_tmpdir();
+    char *cj = t_path(dir, "c.jsonl"), *ix = t_path(dir, "ix"), *out = t_path(dir, "out.json"),
+         *tf = t_path(dir, "text.txt");
+    FILE *f = fopen(cj, "wb");
+    assert_non_null(f);
+    const char *d = corpus.data, *end = corpus.data + corpus.len;
+    for (;;) {
+        const char *sep = memchr(d, 0xFF, (size_t)(end - d));
+        size_t n = sep ? (size_t)(sep - d) : (size_t)(end - d);
+        json_t *o = json_pack("{s:s%}", "text", d, n);
+        char *line = json_dumps(o, JSON_COMPACT);
+        fprintf(f, "%s\n", line);
+        free(line);
+        json_decref(o);
+        if (!sep) break;
+        d = sep + 1;
+    }
+    fclose(f);
+    assert_int_equal(t_sh("'%s' build -q -o '%s' --shard-size 4K '%s'", t_idx_bin(), ix, cj), 0);
+    /* the text: the last document of the corpus, so exclude_self is exact */
+    const char *last = corpus.data + corpus.len;
+    while (last > corpus.data && (unsigned char)last[-1] != 0xFF) last--;
+    size_t tl = (size_t)(corpus.data + corpus.len - last);
+    t_write(tf, last, tl);
+    idx_ngram_src *s;
+    assert_int_equal(idx_ngram_src_memory(corpus.data, corpus.len, &s), IDX_OK);
+    for (int kind = 0; kind < 2; kind++) {
+        assert_int_equal(t_sh("'%s' infgram --json --exclude-self --unit %s '%s' --file '%s' > '%s'", t_idx_bin(),
+                              kind ? "char" : "byte", ix, tf, out), 0);
+        json_t *rep = json_load_file(out, 0, NULL);
+        assert_non_null(rep);
+        idx_ngram_opts o = {(idx_ngram_unit_kind)kind, 0, 1};
+        idx_ngram_unit *u;
+        size_t nu;
+        double mean;
+        assert_int_equal(idx_ngram_infgram(s, last, tl, &o, &u, &nu, &mean), IDX_OK);
+        json_t *pu = json_object_get(rep, "per_unit");
+        assert_int_equal(json_array_size(pu), nu);
+        for (size_t i = 0; i < nu; i++) {
+            json_t *x = json_array_get(pu, i);
+            assert_int_equal(json_integer_value(json_object_get(x, "suffix_len")), u[i].suffix_len);
+            assert_int_equal(json_integer_value(json_object_get(x, "count_suffix")), (json_int_t)u[i].suffix_count);
+            assert_int_equal(json_integer_value(json_object_get(x, "count_next")), (json_int_t)u[i].next_count);
+            assert_int_equal(json_integer_value(json_object_get(x, "backoff_len")), u[i].backoff_len);
+        }
+        assert_true(fabs(json_real_value(json_object_get(rep, "mean_nll")) - mean) < 1e-6);
+        free(u);
+        json_decref(rep);
+    }
+    assert_int_equal(t_sh("'%s' ngrams --json -k 0 --unit char '%s' 'the ' > '%s'", t_idx_bin(), ix, out), 0);
+    json_t *rep = json_load_file(out, 0, NULL);
+    assert_non_null(rep);
+    idx_ngram_next *nx;
+    size_t n;
+    uint64_t pc, tn;
+    assert_int_equal(idx_ngram_next_units(s, "the ", 4, IDX_NGRAM_UNIT_CHAR, 0, &nx, &n, &pc, &tn), IDX_OK);
+    assert_int_equal(json_integer_value(json_object_get(rep, "count_prefix")), (json_int_t)pc);
+    json_t *arr = json_object_get(rep, "next");
+    assert_int_equal(json_array_size(arr), n);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(arr, i), "count")), (json_int_t)nx[i].count);
+    free(nx);
+    json_decref(rep);
+    idx_ngram_src_free(s);
+    assert_int_equal(t_sh("'%s' prob -e '%s' 'cat\\n' 'x' > /dev/null", t_idx_bin(), ix), 0);
+    assert_int_equal(t_sh("'%s' prob '%s' onlyone 2>/dev/null", t_idx_bin(), ix), 2);
+    assert_int_equal(t_sh("'%s' infgram --unit word '%s' x 2>/dev/null", t_idx_bin(), ix), 2);
+    assert_int_equal(t_sh("'%s' ngrams -k -1 '%s' x 2>/dev/null", t_idx_bin(), ix), 2);
+    assert_int_equal(t_sh("'%s' ngrams '%s/missing' x 2>/dev/null", t_idx_bin(), dir), 1);
+    assert_int_equal(t_sh("'%s' infgram '%s' --file '%s/missing' 2>/dev/null", t_idx_bin(), ix, dir), 1);
+    t_sh("rm -rf '%s'", dir);
+    free(cj), free(ix), free(out), free(tf), free(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counts),
         cmocka_unit_test(test_infgram),
         cmocka_unit_test(test_next_units),
+        cmocka_unit_test(test_cli),
     };
     int r = cmocka_run_group_tests(tests, NULL, NULL);
     idx_buf_free(&corpus);

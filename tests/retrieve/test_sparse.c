@@ -63,7 +63,7 @@ static void test_bm25_formula(void **state) {
     write_corpus(corpus, titles, texts, N, 0);
     idx_text_config cfg = plain_cfg();
     const char *paths[] = {corpus};
-    assert_int_equal(idx_sparse_build_from_corpus(index, paths, 1, NULL, &cfg, 0, NULL), IDX_OK);
+    assert_int_equal(idx_sparse_build_from_corpus(index, paths, 1, NULL, &cfg, 0, 0, NULL), IDX_OK);
     /* naive: analyse each doc (title then text) */
     idx_text_analyzer *a;
     assert_int_equal(idx_text_analyzer_new(&cfg, &a), IDX_OK);
@@ -209,7 +209,7 @@ static void test_skip_equals_exhaustive(void **state) {
         write_corpus(corpus, NULL, (const char *const *)texts, n, 0);
         idx_text_config cfg = plain_cfg();
         const char *paths[] = {corpus};
-        assert_int_equal(idx_sparse_build_from_corpus(index, paths, 1, NULL, &cfg, 0, NULL), IDX_OK);
+        assert_int_equal(idx_sparse_build_from_corpus(index, paths, 1, NULL, &cfg, 0, 0, NULL), IDX_OK);
         idx_sparse *s;
         assert_int_equal(idx_sparse_open(index, IDX_FILE_VERIFY, &s), IDX_OK);
         compare_paths(s, 3000, 150);
@@ -260,9 +260,9 @@ static void test_segments_deletes_merge(void **state) {
     char *one = t_path(dir, "one"), *seg = t_path(dir, "seg"), *fresh = t_path(dir, "fresh");
     idx_text_config cfg = plain_cfg();
     const char *pa[] = {all}, *pb[] = {a}, *pc[] = {b}, *pd[] = {c};
-    assert_int_equal(idx_sparse_build_from_corpus(one, pa, 1, NULL, &cfg, 0, NULL), IDX_OK);
-    assert_int_equal(idx_sparse_build_from_corpus(one, pa, 1, NULL, &cfg, 0, NULL), IDX_ERR_EXISTS);
-    assert_int_equal(idx_sparse_build_from_corpus(seg, pb, 1, NULL, &cfg, 0, NULL), IDX_OK);
+    assert_int_equal(idx_sparse_build_from_corpus(one, pa, 1, NULL, &cfg, 0, 0, NULL), IDX_OK);
+    assert_int_equal(idx_sparse_build_from_corpus(one, pa, 1, NULL, &cfg, 0, 0, NULL), IDX_ERR_EXISTS);
+    assert_int_equal(idx_sparse_build_from_corpus(seg, pb, 1, NULL, &cfg, 0, 0, NULL), IDX_OK);
     uint64_t added;
     assert_int_equal(idx_sparse_add(seg, pc, 1, NULL, NULL, &added), IDX_OK);
     assert_int_equal(added, 200);
@@ -270,7 +270,25 @@ static void test_segments_deletes_merge(void **state) {
     /* adding an id that is already live is refused and changes nothing */
     assert_int_equal(idx_sparse_add(seg, pd, 1, NULL, NULL, &added), IDX_ERR_PARSE);
     assert_non_null(strstr(idx_errmsg(), "already in the index"));
+    /* a build with a tiny memory budget spills into several segments, same results */
+    char *spill = t_path(dir, "spill");
+    assert_int_equal(idx_sparse_build_from_corpus(spill, pa, 1, NULL, &cfg, 0, 120000, NULL), IDX_OK);
     idx_sparse *s;
+    assert_int_equal(idx_sparse_open(spill, IDX_FILE_VERIFY, &s), IDX_OK);
+    printf("memory-bounded build: %zu segments\n", idx_sparse_segment_count(s));
+    assert_true(idx_sparse_segment_count(s) >= 3 && idx_sparse_segment_count(s) <= 20);
+    assert_int_equal(idx_sparse_doc_count(s), n);
+    compare_paths(s, 500, 30);
+    idx_sparse_close(s);
+    assert_int_equal(idx_sparse_build_from_store(spill, &cfg, 1, 150000, NULL), IDX_OK);
+    for (int i = 0; i < 2; i++) {
+        const char *qq = i ? "w1 w2" : "w7 w30 w100";
+        char *r1 = results(one, qq, 50), *r2 = results(spill, qq, 50);
+        assert_string_equal(r1, r2);
+        free(r1);
+        free(r2);
+    }
+    free(spill);
     assert_int_equal(idx_sparse_open(seg, IDX_FILE_VERIFY, &s), IDX_OK);
     assert_int_equal(idx_sparse_segment_count(s), 3);
     compare_paths(s, 500, 40);
@@ -334,7 +352,7 @@ static void test_segments_deletes_merge(void **state) {
         free(kept);
     }
     const char *pr[] = {rest};
-    assert_int_equal(idx_sparse_build_from_corpus(fresh, pr, 1, NULL, &cfg, 0, NULL), IDX_OK);
+    assert_int_equal(idx_sparse_build_from_corpus(fresh, pr, 1, NULL, &cfg, 0, 0, NULL), IDX_OK);
     assert_int_equal(idx_sparse_open(seg, IDX_FILE_VERIFY, &s), IDX_OK);
     assert_int_equal(idx_sparse_segment_count(s), 1);
     assert_int_equal(idx_sparse_doc_count(s), n - (nd - 1));
@@ -346,8 +364,8 @@ static void test_segments_deletes_merge(void **state) {
         free(r2);
     }
     /* --into: a sparse part over an existing document store */
-    assert_int_equal(idx_sparse_build_from_store(fresh, &cfg, 0, NULL), IDX_ERR_EXISTS);
-    assert_int_equal(idx_sparse_build_from_store(fresh, &cfg, 1, NULL), IDX_OK);
+    assert_int_equal(idx_sparse_build_from_store(fresh, &cfg, 0, 0, NULL), IDX_ERR_EXISTS);
+    assert_int_equal(idx_sparse_build_from_store(fresh, &cfg, 1, 0, NULL), IDX_OK);
     char *r = results(fresh, "w1 w2", 10);
     assert_true(strlen(r) > 0);
     free(r);
@@ -365,7 +383,7 @@ static void test_corrupt_segment(void **state) {
     write_corpus(corpus, NULL, (const char *const *)texts, n, 0);
     idx_text_config cfg = plain_cfg();
     const char *paths[] = {corpus};
-    assert_int_equal(idx_sparse_build_from_corpus(index, paths, 1, NULL, &cfg, 0, NULL), IDX_OK);
+    assert_int_equal(idx_sparse_build_from_corpus(index, paths, 1, NULL, &cfg, 0, 0, NULL), IDX_OK);
     char *segp = t_path(index, "sparse/seg-0000.sps");
     idx_buf orig = {0};
     assert_int_equal(idx_read_file(segp, 0, &orig), IDX_OK);

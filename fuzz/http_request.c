@@ -50,7 +50,7 @@ static int setup(void) {
     if (idx_index_build(index, in, 1, &o, NULL)) return -1;
     idx_text_config tc;
     idx_text_config_default(&tc);
-    if (idx_sparse_build_from_store(index, &tc, 0, NULL)) return -1;
+    if (idx_sparse_build_from_store(index, &tc, 0, 0, NULL)) return -1;
     idx_server_opts so = {.api_key = "k", .max_body = 4096, .max_query = 64, .max_batch = 16};
     if (idx_server_new(&so, &g_server)) return -1;
     idx_server_index_spec sp = {.name = "ix", .dir = index};

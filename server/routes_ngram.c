@@ -175,13 +175,15 @@ static int cmp_group(const void *a, const void *b) {
     json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
     int c = strcmp(json_string_value(json_object_get(x, "benchmark")), json_string_value(json_object_get(y, "benchmark")));
     if (c) return c;
+    if ((c = strcmp(json_string_value(json_object_get(x, "split")), json_string_value(json_object_get(y, "split")))))
+        return c;
     json_t *sx = json_object_get(x, "subject"), *sy = json_object_get(y, "subject");
     if (!json_is_string(sx)) return json_is_string(sy) ? -1 : 0;
     if (!json_is_string(sy)) return 1;
     return strcmp(json_string_value(sx), json_string_value(sy));
 }
 
-/* Per-benchmark (and per-subject) totals, as `idx contam --json` reports them. */
+/* Per-benchmark-and-split (and per-subject) totals, as `idx contam --json` reports them. */
 static json_t *summary_json(const idx_contam_set *set, const idx_contam_result *res, size_t n) {
     json_t *groups = json_object(); /* key "bench\tsubject" -> object */
     json_t *order = json_array();
@@ -190,10 +192,11 @@ static json_t *summary_json(const idx_contam_set *set, const idx_contam_result *
         for (int level = 0; level < 2; level++) {
             if (level == 1 && !en->subject[0]) break;
             char key[512];
-            snprintf(key, sizeof key, "%s\t%s", en->benchmark, level ? en->subject : "");
+            snprintf(key, sizeof key, "%s\t%s\t%s", en->benchmark, en->split, level ? en->subject : "");
             json_t *g = json_object_get(groups, key);
             if (!g) {
-                g = json_pack("{s:s,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "benchmark", en->benchmark, "subject",
+                g = json_pack("{s:s,s:s,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "benchmark", en->benchmark, "split",
+                              en->split, "subject",
                               level ? json_string(en->subject) : json_null(), "entries", (json_int_t)0, "skipped",
                               (json_int_t)0, "clean", (json_int_t)0, "suspicious", (json_int_t)0, "dirty",
                               (json_int_t)0, "windows", (json_int_t)0, "windows_matched", (json_int_t)0);

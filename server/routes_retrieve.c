@@ -88,8 +88,10 @@ static json_t *search_one(idx_server_ctx *c, const idx_server_index *ix, idx_spa
         uint64_t dl = 0;
         text.len = 0;
         if ((*e = idx_docs_id(d, hits[i].doc, &id, &il)) || (*e = idx_docs_title(d, hits[i].doc, &title, &tl)) ||
-            (*e = idx_docs_len(d, hits[i].doc, &dl)) || (*e = idx_docs_text(d, hits[i].doc, 0, dl, &text)))
+            (*e = idx_docs_len(d, hits[i].doc, &dl)))
             break;
+        /* the text is decompressed only when the answer shows it */
+        if ((snip || with_text) && (*e = idx_docs_text(d, hits[i].doc, 0, dl, &text))) break;
         /* the snippet exactly as `idx retrieve` cuts it */
         size_t so = snip ? idx_sparse_snippet_start(q, text.data ? text.data : "", text.len, snip) : 0;
         size_t sl = text.len - so < snip ? text.len - so : snip;

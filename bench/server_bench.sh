@@ -116,20 +116,23 @@ run() {
   sleep 2 # let the server drain what the closed connections left queued
 }
 
-# the ceiling
-"$W/mhd_min" "$PORT" "$THREADS" >/dev/null &
-MPID=$!
-wait_port "$PORT"
-run "mhd_min GET /" "$MPID" "http://127.0.0.1:$PORT/"
-CEIL=$RPS
-kill "$MPID"; wait "$MPID" 2>/dev/null || true
-
-"$IDX" serve --port "$PORT" --threads "$THREADS" "$W/scifact" >/dev/null 2>"$W/serve.err" &
-SPID=$!
-trap 'kill $SPID 2>/dev/null || true' EXIT
-wait_port "$PORT"
-run "GET /healthz" "$SPID" "http://127.0.0.1:$PORT/healthz"
-HZ=$RPS
+# the ceiling and /healthz, alternated twice (best of each: the machine is shared)
+CEIL=0 HZ=0
+for round in 1 2; do
+  "$W/mhd_min" "$PORT" "$THREADS" >/dev/null &
+  MPID=$!
+  wait_port "$PORT"
+  run "mhd_min GET / ($round)" "$MPID" "http://127.0.0.1:$PORT/"
+  CEIL=$(awk -v a="$CEIL" -v b="$RPS" 'BEGIN {print (b > a ? b : a)}')
+  kill "$MPID"; wait "$MPID" 2>/dev/null || true
+  "$IDX" serve --port "$PORT" --threads "$THREADS" "$W/scifact" >/dev/null 2>"$W/serve.err" &
+  SPID=$!
+  trap 'kill $SPID 2>/dev/null || true' EXIT
+  wait_port "$PORT"
+  run "GET /healthz ($round)" "$SPID" "http://127.0.0.1:$PORT/healthz"
+  HZ=$(awk -v a="$HZ" -v b="$RPS" 'BEGIN {print (b > a ? b : a)}')
+  if [ "$round" = 1 ]; then kill -TERM "$SPID"; wait "$SPID" || true; fi
+done
 run "POST /v1/count x1" "$SPID" "http://127.0.0.1:$PORT/v1/count" "$W/count1.body"
 C1=$PER_CPU C1R=$RPS
 run "POST /v1/count x100" "$SPID" "http://127.0.0.1:$PORT/v1/count" "$W/count100.body"

@@ -179,6 +179,66 @@ json_t *idx_server_json_text(const char *p, size_t n) {
     return s;
 }
 
+idx_err idx_server_buf_str(idx_buf *b, const char *p, size_t n) {
+    static const char hex[] = "0123456789abcdef";
+    idx_err e = idx_buf_append(b, "\"", 1);
+    for (size_t i = 0; !e && i < n;) {
+        unsigned char ch = (unsigned char)p[i];
+        if (ch >= 0x80) { /* a whole valid character, or U+FFFD for an invalid byte */
+            size_t l = idx_utf8_charlen((const unsigned char *)p + i, n - i);
+            if (l <= n - i && idx_utf8_valid(p + i, l)) {
+                e = idx_buf_append(b, p + i, l);
+                i += l;
+            } else {
+                e = idx_buf_append(b, "\xEF\xBF\xBD", 3);
+                i++;
+            }
+            continue;
+        }
+        size_t run = i;
+        while (run < n && (unsigned char)p[run] >= 0x20 && p[run] != '"' && p[run] != '\\' &&
+               (unsigned char)p[run] < 0x80)
+            run++;
+        if (run > i) {
+            e = idx_buf_append(b, p + i, run - i);
+            i = run;
+            continue;
+        }
+        char esc[7] = {'\\', 0, 0, 0, 0, 0, 0};
+        size_t el = 2;
+        switch (ch) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\t': esc[1] = 't'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\b': esc[1] = 'b'; break;
+        case '\f': esc[1] = 'f'; break;
+        default:
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
+            esc[4] = hex[ch >> 4];
+            esc[5] = hex[ch & 15];
+            el = 6;
+        }
+        e = idx_buf_append(b, esc, el);
+        i++;
+    }
+    return e ? e : idx_buf_append(b, "\"", 1);
+}
+
+idx_err idx_server_buf_real(idx_buf *b, double v) {
+    char num[40];
+    int l = snprintf(num, sizeof num, "%.17g", v);
+    if (l <= 0 || (size_t)l >= sizeof num || !(v == v) || v > 1e308 || v < -1e308) return idx_buf_append(b, "null", 4);
+    if (!strpbrk(num, ".e")) {
+        num[l++] = '.';
+        num[l++] = '0';
+    }
+    return idx_buf_append(b, num, (size_t)l);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Request accessors and field readers                                        */
 /* ------------------------------------------------------------------------ */

@@ -94,6 +94,13 @@ void idx_server_parse_query(idx_server_ctx *c, const char *qs, size_t len);
 /* In-place percent decoding; returns the new length. */
 size_t idx_server_unescape(char *p, size_t n, int plus_is_space);
 
+/* JSON output written straight into a buffer, for hot routes whose answers
+ * are large arrays (jansson's objects cost about 3 us per hit there):
+ * a JSON string of bytes (invalid UTF-8 as U+FFFD, as idx_server_json_text),
+ * and a number (%.17g, always with a '.' or exponent, as jansson writes reals). */
+idx_err idx_server_buf_str(idx_buf *b, const char *p, size_t n);
+idx_err idx_server_buf_real(idx_buf *b, double v);
+
 /* Handlers. */
 void idx_server_h_healthz(idx_server_ctx *c);
 void idx_server_h_metrics(idx_server_ctx *c);

@@ -20,6 +20,7 @@
 #include "idx_chunk.h"
 #include "idx_index.h"
 #include "idx_server.h"
+#include "server_int.h"
 
 #define NDOCS 60
 #define KEY "s3cret-token-42"
@@ -1208,6 +1209,36 @@ static void test_cli_errors(void **state) {
 /* In-process requests (no socket)                                            */
 /* ------------------------------------------------------------------------ */
 
+/* The direct JSON writer agrees with jansson on every byte value and on invalid UTF-8. */
+static void test_json_writer(void **state) {
+    (void)state;
+    char all[300];
+    for (int i = 0; i < 256; i++) all[i] = (char)i;
+    static const char tail[] = "h\xC3\xA9llo \xE2\x9C\x93 \xF0\x9F\x98\x80 \xC3 \xED\xA0\x80";
+    memcpy(all + 256, tail, sizeof tail - 1);
+    for (size_t n = 0; n <= 256 + sizeof tail - 1; n += (n < 40 || n > 250 ? 1 : 7)) {
+        idx_buf b = {0};
+        assert_int_equal(idx_server_buf_str(&b, all + (n % 3), n - (n % 3)), IDX_OK);
+        json_t *got = json_loadb(b.data, b.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+        assert_non_null(got);
+        json_t *want = idx_server_json_text(all + (n % 3), n - (n % 3));
+        assert_true(json_equal(got, want));
+        json_decref(got);
+        json_decref(want);
+        idx_buf_free(&b);
+    }
+    static const double vals[] = {0, 1, -2.5, 6.5613190491583691, 1e-300, 123456789012345678.0, 1.0 / 3};
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+        idx_buf b = {0};
+        assert_int_equal(idx_server_buf_real(&b, vals[i]), IDX_OK);
+        json_t *got = json_loadb(b.data, b.len, JSON_DECODE_ANY, NULL);
+        assert_true(json_is_real(got));
+        assert_true(json_real_value(got) == vals[i]);
+        json_decref(got);
+        idx_buf_free(&b);
+    }
+}
+
 static void test_inprocess(void **state) {
     (void)state;
     idx_server_opts o = {.api_key = "k", .max_body = 100};
@@ -1275,6 +1306,7 @@ int main(void) {
         cmocka_unit_test(test_contamination),
         cmocka_unit_test(test_retrieve),
         cmocka_unit_test(test_metrics),
+        cmocka_unit_test(test_json_writer),
         cmocka_unit_test(test_inprocess),
         cmocka_unit_test(test_cli_errors),
         cmocka_unit_test(test_reload),

@@ -8,6 +8,9 @@
 
 #include "server_int.h"
 
+/* Largest text window of one answer (a larger document is read in parts). */
+#define DOC_MAX_WINDOW (16 << 20)
+
 /* ---- GET /v1/documents/{index}/{doc_id} ------------------------------------ */
 
 static int parse_u64(const char *s, uint64_t *v) {
@@ -63,6 +66,13 @@ void idx_server_h_document(idx_server_ctx *c) {
     }
     if (off > dlen) off = dlen;
     if (len > dlen - off) len = dlen - off;
+    if (len > DOC_MAX_WINDOW) {
+        idx_server_error(c, 400, "limit_exceeded",
+                         "the window is %llu bytes, more than the limit of %d bytes per answer: ask for parts "
+                         "with ?offset=&length=",
+                         (unsigned long long)len, DOC_MAX_WINDOW);
+        return;
+    }
     idx_buf t = {0};
     if (idx_docs_has_text(ix->docs) && len > 0) {
         e = idx_docs_text(ix->docs, doc, off, len, &t);

@@ -16,7 +16,7 @@ PKGS="build-essential cmake pkg-config git curl ca-certificates
   libjansson-dev libutf8proc-dev libstemmer-dev libxxhash-dev zlib1g-dev
   libcurl4-openssl-dev libcmocka-dev clang libclang-rt-14-dev python3.11-doc
   python3-numpy"
-IDX_BENCH_PKGS="linux-source-6.1 libxapian-dev wrk time g++ bc python3-torch"
+IDX_BENCH_PKGS="linux-source-6.1 libxapian-dev wrk time g++ bc python3-torch python3-numpy python3-faiss python3-hnswlib"
 want="$PKGS ${IDX_EXTRA_PKGS:-}"
 if [ "${IDX_BENCH:-0}" = 1 ]; then want="$want $IDX_BENCH_PKGS"; fi
 missing=""

@@ -183,6 +183,14 @@ typedef struct {
      * after sentence i (1 <= i <= n-2) when v[i+1] - v[i] >= theta (> 0), i.e. before a
      * sentence that the context predicts much worse than the one before it. */
     int ppl_rule;
+    /* ppl rule 2 = "window" (ours): the score of the gap after sentence i is
+     * the mean NLL of the next ppl_window sentences (0 = 3) with the model's
+     * context ending at the gap (minus lm_contrast's NLL when given: the
+     * cross-boundary context gain); TextTiling-style depth of its peaks;
+     * cut where depth >= ppl_threshold, or, with ppl_target_words > 0, at the
+     * round(words / target) - 1 deepest peaks of the document. */
+    uint32_t ppl_window;
+    uint64_t ppl_target_words;
     struct idx_chunk_dyn *dyn;
     /* any chunker: dynamic merging to this many words afterwards (0 = none). */
     uint64_t merge;
@@ -241,6 +249,11 @@ idx_err idx_chunk_ppl_minima(const double *v, size_t n, double theta, idx_chunk_
  * v[i+1] > v[i] and v[i+1] - v[i] >= theta (theta >= 0). */
 idx_err idx_chunk_ppl_rises(const double *v, size_t n, double theta, unsigned char *is_boundary);
 
+/* TextTiling depth of the peaks of g[0..n) (g high = likely boundary): for a
+ * peak i (>= both neighbours, > one), (g[i] - lowest point reached going left
+ * while g descends) + (same to the right); 0 elsewhere. */
+idx_err idx_chunk_ppl_depth(const double *g, size_t n, double *depth);
+
 /* ------------------------------------------------------------------------ */
 /* Segmentation metrics                                                       */
 /* ------------------------------------------------------------------------ */
@@ -290,7 +303,8 @@ typedef struct {
 typedef enum {
     IDX_CHUNK_KNOB_AUTO = 0,      /* as listed above */
     IDX_CHUNK_KNOB_MERGE = 1,     /* the merge target (any chunker) */
-    IDX_CHUNK_KNOB_THRESHOLD = 2  /* ppl: theta, no merging */
+    IDX_CHUNK_KNOB_THRESHOLD = 2, /* ppl: theta, no merging */
+    IDX_CHUNK_KNOB_TARGET = 3     /* ppl window rule: K deepest peaks per text, no calibration */
 } idx_chunk_knob;
 
 /* With ppl, the model's answers are memoised per text during calibration

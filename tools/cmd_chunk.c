@@ -43,7 +43,7 @@ typedef struct {
 enum { OPT_SIZE = 1000, OPT_UNIT, OPT_OVERLAP, OPT_MERGE, OPT_THRESHOLD, OPT_DYNAMIC, OPT_LMREF,
        OPT_CTX, OPT_BLOCK, OPT_CUTOFF, OPT_TEXTF, OPT_IDF, OPT_SKIPBAD, OPT_NOTEXT, OPT_CHUNKER,
        OPT_MAXSW, OPT_OUT, OPT_TEXTS, OPT_DPT, OPT_SEED, OPT_REFDOCS, OPT_CHUNKERS, OPT_TARGET,
-       OPT_JSON, OPT_CACHE, OPT_LAMBDA, OPT_LM, OPT_DUMPREF, OPT_RULE, OPT_SCORE };
+       OPT_JSON, OPT_CACHE, OPT_LAMBDA, OPT_LM, OPT_DUMPREF, OPT_RULE, OPT_SCORE, OPT_WINDOW, OPT_PPLTARGET };
 
 static int parse_u64(const char *s, uint64_t *v) {
     char *end;
@@ -108,7 +108,16 @@ static int chunk_opt(const char *cmd, chunk_args *a, int c, const char *arg) {
     case OPT_RULE:
         if (strcmp(arg, "minima") == 0) a->o.ppl_rule = 0;
         else if (strcmp(arg, "rise") == 0) a->o.ppl_rule = 1;
-        else return idx_cli_usage(cmd, "--rule is minima or rise, not '%s'", arg);
+        else if (strcmp(arg, "window") == 0) a->o.ppl_rule = 2;
+        else return idx_cli_usage(cmd, "--rule is minima, rise or window, not '%s'", arg);
+        return 0;
+    case OPT_WINDOW:
+        if (parse_u64(arg, &v) || v == 0 || v > 1000) return idx_cli_usage(cmd, "bad --window '%s' (1..1000)", arg);
+        a->o.ppl_window = (uint32_t)v;
+        return 0;
+    case OPT_PPLTARGET:
+        if (parse_u64(arg, &v) || v == 0) return idx_cli_usage(cmd, "bad --ppl-target '%s'", arg);
+        a->o.ppl_target_words = v;
         return 0;
     case OPT_CACHE:
         if (idx_cli_parse_size(arg, &v) || v > (1u << 30)) return idx_cli_usage(cmd, "bad --cache '%s'", arg);
@@ -145,7 +154,8 @@ static int chunk_opt(const char *cmd, chunk_args *a, int c, const char *arg) {
         {"threshold", required_argument, 0, OPT_THRESHOLD},                                        \
         {"dynamic", no_argument, 0, OPT_DYNAMIC}, {"lm-ref", required_argument, 0, OPT_LMREF},     \
         {"lm", required_argument, 0, OPT_LM}, {"rule", required_argument, 0, OPT_RULE},           \
-        {"score", required_argument, 0, OPT_SCORE},                                                \
+        {"score", required_argument, 0, OPT_SCORE}, {"window", required_argument, 0, OPT_WINDOW},  \
+        {"ppl-target", required_argument, 0, OPT_PPLTARGET},                                       \
         {"max-context", required_argument, 0, OPT_CTX}, {"block", required_argument, 0, OPT_BLOCK}, \
         {"cache", required_argument, 0, OPT_CACHE}, {"lambda", required_argument, 0, OPT_LAMBDA},   \
         {"cutoff", required_argument, 0, OPT_CUTOFF},                                              \
@@ -163,8 +173,11 @@ static int chunk_opt(const char *cmd, chunk_args *a, int c, const char *arg) {
     "  --merge N             dynamic merging afterwards: greedy, up to N words per chunk\n"        \
     "  --threshold X         ppl: theta of the local-minimum rule (default 0)\n"                   \
     "  --dynamic             ppl: dynamic threshold (min of accepted drops after 100)\n"           \
-    "  --rule minima|rise    ppl: Meta-Chunking's local minima (default) or cut before a rise\n"  \
-    "                        of >= --threshold (ours; better on the SciFact benchmark)\n"        \
+    "  --rule minima|rise|window  ppl: Meta-Chunking's local minima (default); cut before a\n"  \
+    "                        rise of >= --threshold (ours); window (ours, best on SciFact): score\n" \
+    "                        each gap by the next --window sentences (3) with the context ending\n" \
+    "                        at the gap, cut at peaks of depth >= --threshold, or at the deepest\n" \
+    "                        peaks, round(words / --ppl-target) - 1 per document\n"              \
     "  --score ppl|gain      ppl: sentence score = mean NLL (default), or its context gain: the\n" \
     "                        NLL with the document cache minus the NLL of the reference alone\n"  \
     "  --lm INDEX            ppl: the infinity-gram of an index built by idx build (FM-index);\n" \
@@ -217,6 +230,8 @@ static idx_err finish_opts(const char *cmd, chunk_args *a, idx_chunk_reflm **lm)
     a->o.ppl_threshold = user.ppl_threshold;
     a->o.ppl_dynamic = user.ppl_dynamic;
     a->o.ppl_rule = user.ppl_rule;
+    a->o.ppl_window = user.ppl_window;
+    a->o.ppl_target_words = user.ppl_target_words;
     if (user.tt_block) a->o.tt_block = user.tt_block;
     if (user.tt_cutoff != -1e300) a->o.tt_cutoff = user.tt_cutoff; /* -1e300: not given */
     if (user.max_sentence_words) a->o.max_sentence_words = user.max_sentence_words;
@@ -239,7 +254,7 @@ static idx_err finish_opts(const char *cmd, chunk_args *a, idx_chunk_reflm **lm)
         a->cache_lm.max_context = a->max_context;
         a->o.lm.nll = idx_chunk_cache_nll;
         a->o.lm.ud = &a->cache_lm;
-        if (a->score_gain) a->o.lm_contrast = a->cache_lm.base;
+        if (a->score_gain || a->o.ppl_rule == 2) a->o.lm_contrast = a->cache_lm.base;
     } else if (a->nlm_ref || a->lm_index) {
         return idx_fail(IDX_ERR_INVALID, "--lm and --lm-ref are only for --chunker ppl");
     }
@@ -421,6 +436,7 @@ static int cmd_chunk_eval(int argc, char **argv) {
         {"threshold", required_argument, 0, OPT_THRESHOLD}, {"block", required_argument, 0, OPT_BLOCK},
         {"cache", required_argument, 0, OPT_CACHE}, {"lambda", required_argument, 0, OPT_LAMBDA},
         {"lm", required_argument, 0, OPT_LM},          {"dump-ref", required_argument, 0, OPT_DUMPREF},
+        {"window", required_argument, 0, OPT_WINDOW},
         {"json", no_argument, 0, OPT_JSON},            {0, 0, 0, 0}};
     int c;
     optind = 1;
@@ -560,9 +576,9 @@ static int cmd_chunk_eval(int argc, char **argv) {
         idx_chunk_kind kind;
         idx_chunk_knob knob = IDX_CHUNK_KNOB_AUTO;
         if (strcmp(tok, "ppl-merge") == 0) { kind = IDX_CHUNK_PPL; knob = IDX_CHUNK_KNOB_MERGE; }
-        else if (strncmp(tok, "ppl-", 4) == 0 && (strstr(tok, "rise") || strstr(tok, "gain"))) {
+        else if (strncmp(tok, "ppl-", 4) == 0 && (strstr(tok, "rise") || strstr(tok, "gain") || strstr(tok, "window"))) {
             kind = IDX_CHUNK_PPL;
-            knob = IDX_CHUNK_KNOB_THRESHOLD;
+            knob = strstr(tok, "window") && strstr(tok, "-k") ? IDX_CHUNK_KNOB_TARGET : IDX_CHUNK_KNOB_THRESHOLD;
         }
         else if (strcmp(tok, "sentence-merge") == 0) { kind = IDX_CHUNK_SENTENCE; knob = IDX_CHUNK_KNOB_MERGE; }
         else if ((e = idx_chunk_kind_parse(tok, &kind))) break;
@@ -572,6 +588,8 @@ static int cmd_chunk_eval(int argc, char **argv) {
         if (a.o.tt_block) o.tt_block = a.o.tt_block;
         o.ppl_threshold = a.o.ppl_threshold;
         if (strstr(tok, "rise")) o.ppl_rule = 1;
+        if (strstr(tok, "window")) o.ppl_rule = 2;
+        o.ppl_window = a.o.ppl_window;
         if (kind == IDX_CHUNK_PPL) {
             a.cache_lm = a.fmlm ? (idx_chunk_cache_lm){{idx_chunk_fmlm_nll, a.fmlm}, a.cache, a.lambda, a.max_context}
                                 : (idx_chunk_cache_lm){{idx_chunk_reflm_nll, lm}, a.cache, a.lambda, a.max_context};
@@ -622,7 +640,10 @@ IDX_CLI_COMMAND(chunk-eval, cmd_chunk_eval, "segmentation benchmark: Pk/WindowDi
                 "  --texts N (20) --docs-per-text N (10) --seed N (1) --ref-docs N (2000)\n"
                 "  --chunkers LIST       comma-separated (fixed,recursive,texttiling,ppl,ppl-merge);\n"
                 "                        ppl calibrates theta, ppl-merge merges theta=0 chunks (Meta-Chunking);\n"
-                "                        ppl-rise: rise rule; ppl-gain, ppl-gain-rise: context-gain score\n"
+                "                        ppl-rise: rise rule; ppl-gain, ppl-gain-rise: context-gain score;\n"
+                "                        ppl-gain-window: window rule on the cross-gap context gain (theta\n"
+                "                        calibrated); ppl-gain-window-k: the deepest peaks, K per text from\n"
+                "                        the target length (no calibration); --window N sentences (3)\n"
                 "  --target W            mean chunk length in words to calibrate to\n"
                 "  --lm INDEX            ppl reference: an index built by idx build (its documents must not\n"
                 "                        include the text documents; checked) instead of --ref-docs\n"

@@ -184,7 +184,7 @@ typedef struct {
      * sentence that the context predicts much worse than the one before it. */
     int ppl_rule;
     /* ppl rule 2 = "window" (ours): the score of the gap after sentence i is
-     * the mean NLL of the next ppl_window sentences (0 = 3) with the model's
+     * the mean NLL of the next ppl_window sentences (0 = 5) with the model's
      * context ending at the gap (minus lm_contrast's NLL when given: the
      * cross-boundary context gain); TextTiling-style depth of its peaks;
      * cut where depth >= ppl_threshold, or, with ppl_target_words > 0, at the

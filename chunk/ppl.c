@@ -144,7 +144,7 @@ static idx_err range_score(const idx_chunk_opts *o, const char *text, size_t len
  * (K from ppl_target_words). b[i] = 1 cuts after sentence i. */
 static idx_err window_rule(const idx_chunk_opts *o, const char *text, size_t len, const idx_chunk_list *s,
                            unsigned char *b) {
-    size_t n = s->n, W = o->ppl_window ? o->ppl_window : 3;
+    size_t n = s->n, W = o->ppl_window ? o->ppl_window : 5;
     double *g = NULL, *depth = NULL;
     float *nll = NULL;
     size_t cap = 0;

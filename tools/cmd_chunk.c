@@ -175,7 +175,7 @@ static int chunk_opt(const char *cmd, chunk_args *a, int c, const char *arg) {
     "  --dynamic             ppl: dynamic threshold (min of accepted drops after 100)\n"           \
     "  --rule minima|rise|window  ppl: Meta-Chunking's local minima (default); cut before a\n"  \
     "                        rise of >= --threshold (ours); window (ours, best on SciFact): score\n" \
-    "                        each gap by the next --window sentences (3) with the context ending\n" \
+    "                        each gap by the next --window sentences (5) with the context ending\n" \
     "                        at the gap, cut at peaks of depth >= --threshold, or at the deepest\n" \
     "                        peaks, round(words / --ppl-target) - 1 per document\n"              \
     "  --score ppl|gain      ppl: sentence score = mean NLL (default), or its context gain: the\n" \
@@ -643,7 +643,7 @@ IDX_CLI_COMMAND(chunk-eval, cmd_chunk_eval, "segmentation benchmark: Pk/WindowDi
                 "                        ppl-rise: rise rule; ppl-gain, ppl-gain-rise: context-gain score;\n"
                 "                        ppl-gain-window: window rule on the cross-gap context gain (theta\n"
                 "                        calibrated); ppl-gain-window-k: the deepest peaks, K per text from\n"
-                "                        the target length (no calibration); --window N sentences (3)\n"
+                "                        the target length (no calibration); --window N sentences (5)\n"
                 "  --target W            mean chunk length in words to calibrate to\n"
                 "  --lm INDEX            ppl reference: an index built by idx build (its documents must not\n"
                 "                        include the text documents; checked) instead of --ref-docs\n"

@@ -174,10 +174,12 @@ static idx_err merged_copy(idx_chunk_list *base, const idx_chunk_eval_text *t, s
 
 /* memoised model: per text, the NLLs of every (from, to) range asked so far
  * (a cache model's answer depends on `from`, so ranges are the key), in a
- * chained hash table. */
+ * chained hash table; a text that is not one of the evaluation texts (a
+ * buffer built by the chunker) is keyed by its XXH3 hash. */
 typedef struct memo_ent {
     struct memo_ent *next;
-    size_t t, from, to;
+    uint64_t t;
+    size_t from, to;
     float nll[];
 } memo_ent;
 
@@ -189,8 +191,8 @@ typedef struct {
     size_t nb;
 } memo_lm;
 
-static size_t memo_hash(size_t t, size_t from, size_t to, size_t nb) {
-    uint64_t h = (uint64_t)t * 0x9E3779B97F4A7C15ull ^ (uint64_t)from * 0xC2B2AE3D27D4EB4Full ^
+static size_t memo_hash(uint64_t t, size_t from, size_t to, size_t nb) {
+    uint64_t h = t * 0x9E3779B97F4A7C15ull ^ (uint64_t)from * 0xC2B2AE3D27D4EB4Full ^
                  (uint64_t)to * 0x165667B19E3779F9ull;
     h ^= h >> 29;
     return (size_t)(h % nb);
@@ -200,7 +202,8 @@ static idx_err memo_nll(void *ud, const char *doc, size_t len, size_t from, size
     memo_lm *m = ud;
     size_t i = 0;
     while (i < m->nt && m->t[i].text != doc) i++;
-    if (i == m->nt) return m->inner.nll(m->inner.ud, doc, len, from, to, out);
+    /* a buffer the chunker built (the two-sided window rule): its content hash */
+    if (i == m->nt) i = (size_t)(idx_hash64(doc, len, 0) | 1ull << 63);
     size_t h = memo_hash(i, from, to, m->nb);
     for (memo_ent *p = m->tab[h]; p; p = p->next)
         if (p->t == i && p->from == from && p->to == to) {

@@ -191,6 +191,11 @@ typedef struct {
      * round(words / target) - 1 deepest peaks of the document. */
     uint32_t ppl_window;
     uint64_t ppl_target_words;
+    /* window rule: by default the gap score also adds the score of the
+     * ppl_window sentences before the gap with the (up to 2000) bytes after
+     * the gap as the model's context (a buffer: those bytes, then the
+     * sentences); ppl_one_sided = 1 uses the forward direction only. */
+    int ppl_one_sided;
     struct idx_chunk_dyn *dyn;
     /* any chunker: dynamic merging to this many words afterwards (0 = none). */
     uint64_t merge;

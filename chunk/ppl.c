@@ -147,7 +147,8 @@ static idx_err window_rule(const idx_chunk_opts *o, const char *text, size_t len
     size_t n = s->n, W = o->ppl_window ? o->ppl_window : 5;
     double *g = NULL, *depth = NULL;
     float *nll = NULL;
-    size_t cap = 0;
+    char *tmp = NULL;
+    size_t cap = 0, tmp_cap = 0;
     idx_err e;
     memset(b, 0, n);
     if ((e = idx_xmalloc(n * sizeof *g, &g)) || (e = idx_xmalloc(n * sizeof *depth, &depth))) goto done;
@@ -158,6 +159,24 @@ static idx_err window_rule(const idx_chunk_opts *o, const char *text, size_t len
         while (z > a && chk_is_space((unsigned char)text[z - 1])) z--;
         if (z == a) { g[i] = i ? g[i - 1] : 0; continue; }
         if ((e = range_score(o, text, len, a, z, &nll, &cap, &g[i]))) goto done;
+        if (!o->ppl_one_sided) {
+            /* the W sentences before the gap, with the text after it as the
+             * model's context: a buffer of (up to 2000 bytes after the gap)
+             * followed by those sentences */
+            size_t bz = (size_t)s->spans[i + 1].start, ba = (size_t)s->spans[i + 1 > W ? i + 1 - W : 0].start;
+            while (bz > ba && chk_is_space((unsigned char)text[bz - 1])) bz--;
+            size_t fl = len - a < 2000 ? len - a : 2000;
+            if (bz == ba) continue;
+            if (bz - ba + fl > tmp_cap) {
+                if ((e = idx_xrealloc(&tmp, bz - ba + fl))) goto done;
+                tmp_cap = bz - ba + fl;
+            }
+            memcpy(tmp, text + a, fl);
+            memcpy(tmp + fl, text + ba, bz - ba);
+            double back;
+            if ((e = range_score(o, tmp, fl + bz - ba, fl, fl + bz - ba, &nll, &cap, &back))) goto done;
+            g[i] += back;
+        }
     }
     if ((e = idx_chunk_ppl_depth(g, n - 1, depth))) goto done;
     if (o->ppl_target_words) {
@@ -179,6 +198,7 @@ done:
     free(g);
     free(depth);
     free(nll);
+    free(tmp);
     return e;
 }
 

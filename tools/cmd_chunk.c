@@ -43,7 +43,7 @@ typedef struct {
 enum { OPT_SIZE = 1000, OPT_UNIT, OPT_OVERLAP, OPT_MERGE, OPT_THRESHOLD, OPT_DYNAMIC, OPT_LMREF,
        OPT_CTX, OPT_BLOCK, OPT_CUTOFF, OPT_TEXTF, OPT_IDF, OPT_SKIPBAD, OPT_NOTEXT, OPT_CHUNKER,
        OPT_MAXSW, OPT_OUT, OPT_TEXTS, OPT_DPT, OPT_SEED, OPT_REFDOCS, OPT_CHUNKERS, OPT_TARGET,
-       OPT_JSON, OPT_CACHE, OPT_LAMBDA, OPT_LM, OPT_DUMPREF, OPT_RULE, OPT_SCORE, OPT_WINDOW, OPT_PPLTARGET };
+       OPT_JSON, OPT_CACHE, OPT_LAMBDA, OPT_LM, OPT_DUMPREF, OPT_RULE, OPT_SCORE, OPT_WINDOW, OPT_PPLTARGET, OPT_ONESIDED };
 
 static int parse_u64(const char *s, uint64_t *v) {
     char *end;
@@ -115,6 +115,7 @@ static int chunk_opt(const char *cmd, chunk_args *a, int c, const char *arg) {
         if (parse_u64(arg, &v) || v == 0 || v > 1000) return idx_cli_usage(cmd, "bad --window '%s' (1..1000)", arg);
         a->o.ppl_window = (uint32_t)v;
         return 0;
+    case OPT_ONESIDED: a->o.ppl_one_sided = 1; return 0;
     case OPT_PPLTARGET:
         if (parse_u64(arg, &v) || v == 0) return idx_cli_usage(cmd, "bad --ppl-target '%s'", arg);
         a->o.ppl_target_words = v;
@@ -156,6 +157,7 @@ static int chunk_opt(const char *cmd, chunk_args *a, int c, const char *arg) {
         {"lm", required_argument, 0, OPT_LM}, {"rule", required_argument, 0, OPT_RULE},           \
         {"score", required_argument, 0, OPT_SCORE}, {"window", required_argument, 0, OPT_WINDOW},  \
         {"ppl-target", required_argument, 0, OPT_PPLTARGET},                                       \
+        {"one-sided", no_argument, 0, OPT_ONESIDED},                                               \
         {"max-context", required_argument, 0, OPT_CTX}, {"block", required_argument, 0, OPT_BLOCK}, \
         {"cache", required_argument, 0, OPT_CACHE}, {"lambda", required_argument, 0, OPT_LAMBDA},   \
         {"cutoff", required_argument, 0, OPT_CUTOFF},                                              \
@@ -177,7 +179,9 @@ static int chunk_opt(const char *cmd, chunk_args *a, int c, const char *arg) {
     "                        rise of >= --threshold (ours); window (ours, best on SciFact): score\n" \
     "                        each gap by the next --window sentences (5) with the context ending\n" \
     "                        at the gap, cut at peaks of depth >= --threshold, or at the deepest\n" \
-    "                        peaks, round(words / --ppl-target) - 1 per document\n"              \
+    "                        peaks, round(words / --ppl-target) - 1 per document; the gap score\n" \
+    "                        adds the --window sentences before it scored with the text after it\n" \
+    "                        as context (--one-sided: forward only)\n"                            \
     "  --score ppl|gain      ppl: sentence score = mean NLL (default), or its context gain: the\n" \
     "                        NLL with the document cache minus the NLL of the reference alone\n"  \
     "  --lm INDEX            ppl: the infinity-gram of an index built by idx build (FM-index);\n" \
@@ -232,6 +236,7 @@ static idx_err finish_opts(const char *cmd, chunk_args *a, idx_chunk_reflm **lm)
     a->o.ppl_rule = user.ppl_rule;
     a->o.ppl_window = user.ppl_window;
     a->o.ppl_target_words = user.ppl_target_words;
+    a->o.ppl_one_sided = user.ppl_one_sided;
     if (user.tt_block) a->o.tt_block = user.tt_block;
     if (user.tt_cutoff != -1e300) a->o.tt_cutoff = user.tt_cutoff; /* -1e300: not given */
     if (user.max_sentence_words) a->o.max_sentence_words = user.max_sentence_words;
@@ -589,6 +594,7 @@ static int cmd_chunk_eval(int argc, char **argv) {
         o.ppl_threshold = a.o.ppl_threshold;
         if (strstr(tok, "rise")) o.ppl_rule = 1;
         if (strstr(tok, "window")) o.ppl_rule = 2;
+        if (strstr(tok, "window1")) o.ppl_one_sided = 1;
         o.ppl_window = a.o.ppl_window;
         if (kind == IDX_CHUNK_PPL) {
             a.cache_lm = a.fmlm ? (idx_chunk_cache_lm){{idx_chunk_fmlm_nll, a.fmlm}, a.cache, a.lambda, a.max_context}
@@ -643,7 +649,8 @@ IDX_CLI_COMMAND(chunk-eval, cmd_chunk_eval, "segmentation benchmark: Pk/WindowDi
                 "                        ppl-rise: rise rule; ppl-gain, ppl-gain-rise: context-gain score;\n"
                 "                        ppl-gain-window: window rule on the cross-gap context gain (theta\n"
                 "                        calibrated); ppl-gain-window-k: the deepest peaks, K per text from\n"
-                "                        the target length (no calibration); --window N sentences (5)\n"
+                "                        the target length (no calibration); --window N sentences (5);\n"
+                "                        ppl-gain-window1[-k]: forward direction only\n"
                 "  --target W            mean chunk length in words to calibrate to\n"
                 "  --lm INDEX            ppl reference: an index built by idx build (its documents must not\n"
                 "                        include the text documents; checked) instead of --ref-docs\n"

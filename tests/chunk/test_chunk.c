@@ -443,6 +443,13 @@ static void test_ppl_window(void **st) {
     assert_int_equal(l.n, 2);
     assert_int_equal(l.spans[0].end, strlen("Xx xx. Xx xx. Xx xx. "));
     idx_chunk_list_free(&l);
+    /* forward direction only: the same cut */
+    o.ppl_one_sided = 1;
+    l = run(&o, t, strlen(t));
+    assert_int_equal(l.n, 2);
+    assert_int_equal(l.spans[0].end, strlen("Xx xx. Xx xx. Xx xx. "));
+    idx_chunk_list_free(&l);
+    o.ppl_one_sided = 0;
     /* the contrast model = the model: all gains 0, no peak, no cut */
     o.ppl_target_words = 0;
     o.ppl_threshold = 0;

@@ -179,7 +179,8 @@ static int chunk_opt(const char *cmd, chunk_args *a, int c, const char *arg) {
     "                        rise of >= --threshold (ours); window (ours, best on SciFact): score\n" \
     "                        each gap by the next --window sentences (5) with the context ending\n" \
     "                        at the gap, cut at peaks of depth >= --threshold, or at the deepest\n" \
-    "                        peaks, round(words / --ppl-target) - 1 per document; the gap score\n" \
+    "                        peaks, round(words / --ppl-target) - 1 per document (default 200 when\n" \
+    "                        no --threshold is given); the gap score\n"                          \
     "                        adds the --window sentences before it scored with the text after it\n" \
     "                        as context (--one-sided: forward only)\n"                            \
     "  --score ppl|gain      ppl: sentence score = mean NLL (default), or its context gain: the\n" \
@@ -237,6 +238,8 @@ static idx_err finish_opts(const char *cmd, chunk_args *a, idx_chunk_reflm **lm)
     a->o.ppl_window = user.ppl_window;
     a->o.ppl_target_words = user.ppl_target_words;
     a->o.ppl_one_sided = user.ppl_one_sided;
+    /* the window rule without --threshold: the deepest peaks, one chunk per 200 words */
+    if (a->o.ppl_rule == 2 && !a->o.ppl_target_words && a->o.ppl_threshold == 0) a->o.ppl_target_words = 200;
     if (user.tt_block) a->o.tt_block = user.tt_block;
     if (user.tt_cutoff != -1e300) a->o.tt_cutoff = user.tt_cutoff; /* -1e300: not given */
     if (user.max_sentence_words) a->o.max_sentence_words = user.max_sentence_words;

@@ -251,7 +251,7 @@ idx_err idx_chunk_eval(const idx_chunk_opts *o0, const idx_chunk_eval_text *t, s
             o.lm_contrast.ud = &mc;
         }
         o.merge = 0;
-        if (knob == IDX_CHUNK_KNOB_TARGET) o.ppl_target_words = (uint64_t)llround(target);
+        if (knob == IDX_CHUNK_KNOB_TARGET) o.target_words = (uint64_t)llround(target);
         idx_chunk_list tmp = {0};
         double t0 = idx_now();
         e = IDX_OK;
@@ -285,11 +285,11 @@ static idx_err eval_inner(const idx_chunk_opts *o0, const idx_chunk_eval_text *t
     if (knob == IDX_CHUNK_KNOB_THRESHOLD && !by_theta)
         return idx_fail(IDX_ERR_INVALID, "eval: the threshold knob is for ppl only");
     if (knob == IDX_CHUNK_KNOB_TARGET) {
-        if (o.kind != IDX_CHUNK_PPL || o.ppl_rule != 2)
-            return idx_fail(IDX_ERR_INVALID, "eval: the target knob is for the ppl window rule only");
-        o.ppl_target_words = target > 0 ? (uint64_t)llround(target) : 0;
+        if ((o.kind != IDX_CHUNK_PPL || o.ppl_rule != 2) && o.kind != IDX_CHUNK_TEXTTILING)
+            return idx_fail(IDX_ERR_INVALID, "eval: the target knob is for the ppl window rule and texttiling");
+        o.target_words = target > 0 ? (uint64_t)llround(target) : 0;
         if ((e = run_all(&o, t, nt, &l, &secs))) return e;
-        r->param = (double)o.ppl_target_words;
+        r->param = (double)o.target_words;
     } else if (target <= 0) {
         if ((e = run_all(&o, t, nt, &l, &secs))) return e;
     } else if (by_merge) {

@@ -187,10 +187,11 @@ typedef struct {
      * the mean NLL of the next ppl_window sentences (0 = 5) with the model's
      * context ending at the gap (minus lm_contrast's NLL when given: the
      * cross-boundary context gain); TextTiling-style depth of its peaks;
-     * cut where depth >= ppl_threshold, or, with ppl_target_words > 0, at the
+     * cut where depth >= ppl_threshold, or, with target_words > 0 (also
+     * used by texttiling instead of its cutoff), at the
      * round(words / target) - 1 deepest peaks of the document. */
     uint32_t ppl_window;
-    uint64_t ppl_target_words;
+    uint64_t target_words;
     /* window rule: by default the gap score also adds the score of the
      * ppl_window sentences before the gap with the (up to 2000) bytes after
      * the gap as the model's context (a buffer: those bytes, then the
@@ -309,7 +310,7 @@ typedef enum {
     IDX_CHUNK_KNOB_AUTO = 0,      /* as listed above */
     IDX_CHUNK_KNOB_MERGE = 1,     /* the merge target (any chunker) */
     IDX_CHUNK_KNOB_THRESHOLD = 2, /* ppl: theta, no merging */
-    IDX_CHUNK_KNOB_TARGET = 3     /* ppl window rule: K deepest peaks per text, no calibration */
+    IDX_CHUNK_KNOB_TARGET = 3     /* ppl window rule, texttiling: K deepest per text, no calibration */
 } idx_chunk_knob;
 
 /* With ppl, the model's answers are memoised per text during calibration

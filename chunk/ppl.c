@@ -141,7 +141,7 @@ static idx_err range_score(const idx_chunk_opts *o, const char *text, size_t len
 /* The window rule (ppl_rule 2): g[i] = score of sentences i+1 .. i+W (the
  * model's context ends at the gap, so a cache model sees only the text before
  * it), depth-scored peaks, cut where depth >= theta or at the K deepest peaks
- * (K from ppl_target_words). b[i] = 1 cuts after sentence i. */
+ * (K from target_words). b[i] = 1 cuts after sentence i. */
 static idx_err window_rule(const idx_chunk_opts *o, const char *text, size_t len, const idx_chunk_list *s,
                            unsigned char *b) {
     size_t n = s->n, W = o->ppl_window ? o->ppl_window : 5;
@@ -179,9 +179,9 @@ static idx_err window_rule(const idx_chunk_opts *o, const char *text, size_t len
         }
     }
     if ((e = idx_chunk_ppl_depth(g, n - 1, depth))) goto done;
-    if (o->ppl_target_words) {
+    if (o->target_words) {
         uint64_t words = idx_chunk_count_words(text, len);
-        size_t k = (size_t)((words + o->ppl_target_words / 2) / o->ppl_target_words);
+        size_t k = (size_t)((words + o->target_words / 2) / o->target_words);
         k = k ? k - 1 : 0;
         for (size_t got = 0; got < k; got++) {
             size_t best = n;

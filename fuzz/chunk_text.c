@@ -54,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 o.ppl_window = 1 + data[0] % 4;
                 o.lm.nll = ctx_lm;
                 o.lm_contrast.nll = byte_lm;
-                if (variant == 4) o.ppl_target_words = sz;
+                if (variant == 4) o.target_words = sz;
                 else o.ppl_threshold = (double)(data[0] % 5) / 8;
             }
             if (variant == 2) {

@@ -117,8 +117,8 @@ static int chunk_opt(const char *cmd, chunk_args *a, int c, const char *arg) {
         return 0;
     case OPT_ONESIDED: a->o.ppl_one_sided = 1; return 0;
     case OPT_PPLTARGET:
-        if (parse_u64(arg, &v) || v == 0) return idx_cli_usage(cmd, "bad --ppl-target '%s'", arg);
-        a->o.ppl_target_words = v;
+        if (parse_u64(arg, &v) || v == 0) return idx_cli_usage(cmd, "bad --target-words '%s'", arg);
+        a->o.target_words = v;
         return 0;
     case OPT_CACHE:
         if (idx_cli_parse_size(arg, &v) || v > (1u << 30)) return idx_cli_usage(cmd, "bad --cache '%s'", arg);
@@ -156,7 +156,7 @@ static int chunk_opt(const char *cmd, chunk_args *a, int c, const char *arg) {
         {"dynamic", no_argument, 0, OPT_DYNAMIC}, {"lm-ref", required_argument, 0, OPT_LMREF},     \
         {"lm", required_argument, 0, OPT_LM}, {"rule", required_argument, 0, OPT_RULE},           \
         {"score", required_argument, 0, OPT_SCORE}, {"window", required_argument, 0, OPT_WINDOW},  \
-        {"ppl-target", required_argument, 0, OPT_PPLTARGET},                                       \
+        {"target-words", required_argument, 0, OPT_PPLTARGET},                                       \
         {"one-sided", no_argument, 0, OPT_ONESIDED},                                               \
         {"max-context", required_argument, 0, OPT_CTX}, {"block", required_argument, 0, OPT_BLOCK}, \
         {"cache", required_argument, 0, OPT_CACHE}, {"lambda", required_argument, 0, OPT_LAMBDA},   \
@@ -179,7 +179,7 @@ static int chunk_opt(const char *cmd, chunk_args *a, int c, const char *arg) {
     "                        rise of >= --threshold (ours); window (ours, best on SciFact): score\n" \
     "                        each gap by the next --window sentences (5) with the context ending\n" \
     "                        at the gap, cut at peaks of depth >= --threshold, or at the deepest\n" \
-    "                        peaks, round(words / --ppl-target) - 1 per document (default 200 when\n" \
+    "                        peaks, round(words / --target-words) - 1 per document (default 200 when\n" \
     "                        no --threshold is given); the gap score\n"                          \
     "                        adds the --window sentences before it scored with the text after it\n" \
     "                        as context (--one-sided: forward only)\n"                            \
@@ -236,10 +236,10 @@ static idx_err finish_opts(const char *cmd, chunk_args *a, idx_chunk_reflm **lm)
     a->o.ppl_dynamic = user.ppl_dynamic;
     a->o.ppl_rule = user.ppl_rule;
     a->o.ppl_window = user.ppl_window;
-    a->o.ppl_target_words = user.ppl_target_words;
+    a->o.target_words = user.target_words;
     a->o.ppl_one_sided = user.ppl_one_sided;
     /* the window rule without --threshold: the deepest peaks, one chunk per 200 words */
-    if (a->o.ppl_rule == 2 && !a->o.ppl_target_words && a->o.ppl_threshold == 0) a->o.ppl_target_words = 200;
+    if (a->o.ppl_rule == 2 && !a->o.target_words && a->o.ppl_threshold == 0) a->o.target_words = 200;
     if (user.tt_block) a->o.tt_block = user.tt_block;
     if (user.tt_cutoff != -1e300) a->o.tt_cutoff = user.tt_cutoff; /* -1e300: not given */
     if (user.max_sentence_words) a->o.max_sentence_words = user.max_sentence_words;
@@ -588,6 +588,7 @@ static int cmd_chunk_eval(int argc, char **argv) {
             kind = IDX_CHUNK_PPL;
             knob = strstr(tok, "window") && strstr(tok, "-k") ? IDX_CHUNK_KNOB_TARGET : IDX_CHUNK_KNOB_THRESHOLD;
         }
+        else if (strcmp(tok, "texttiling-k") == 0) { kind = IDX_CHUNK_TEXTTILING; knob = IDX_CHUNK_KNOB_TARGET; }
         else if (strcmp(tok, "sentence-merge") == 0) { kind = IDX_CHUNK_SENTENCE; knob = IDX_CHUNK_KNOB_MERGE; }
         else if ((e = idx_chunk_kind_parse(tok, &kind))) break;
         else if (kind == IDX_CHUNK_PPL) knob = IDX_CHUNK_KNOB_THRESHOLD;
@@ -653,7 +654,8 @@ IDX_CLI_COMMAND(chunk-eval, cmd_chunk_eval, "segmentation benchmark: Pk/WindowDi
                 "                        ppl-gain-window: window rule on the cross-gap context gain (theta\n"
                 "                        calibrated); ppl-gain-window-k: the deepest peaks, K per text from\n"
                 "                        the target length (no calibration); --window N sentences (5);\n"
-                "                        ppl-gain-window1[-k]: forward direction only\n"
+                "                        ppl-gain-window1[-k]: forward direction only; texttiling-k: the\n"
+                "                        deepest valleys, K per text like the -k rules\n"
                 "  --target W            mean chunk length in words to calibrate to\n"
                 "  --lm INDEX            ppl reference: an index built by idx build (its documents must not\n"
                 "                        include the text documents; checked) instead of --ref-docs\n"

@@ -438,7 +438,7 @@ static void test_ppl_window(void **st) {
     l = run(&o, t, strlen(t));
     assert_int_equal(l.n, 1);
     idx_chunk_list_free(&l);
-    o.ppl_target_words = 6;
+    o.target_words = 6;
     l = run(&o, t, strlen(t));
     assert_int_equal(l.n, 2);
     assert_int_equal(l.spans[0].end, strlen("Xx xx. Xx xx. Xx xx. "));
@@ -451,7 +451,7 @@ static void test_ppl_window(void **st) {
     idx_chunk_list_free(&l);
     o.ppl_one_sided = 0;
     /* the contrast model = the model: all gains 0, no peak, no cut */
-    o.ppl_target_words = 0;
+    o.target_words = 0;
     o.ppl_threshold = 0;
     o.lm_contrast.nll = topic_lm;
     l = run(&o, t, strlen(t));

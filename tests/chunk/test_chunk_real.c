@@ -239,7 +239,7 @@ static void test_ppl_window_real(void **st) {
     assert_true(rw.pk < rf.pk);
     assert_true(rw.pk < rp.pk);
     /* offsets: the chunks of every text cover it exactly */
-    ow.ppl_target_words = (uint64_t)llround(target);
+    ow.target_words = (uint64_t)llround(target);
     for (size_t t = 0; t < 2; t++) {
         idx_chunk_list l = {0};
         assert_int_equal(idx_chunk_text(&ow, texts[t].text, texts[t].len, &l), IDX_OK);

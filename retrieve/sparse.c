@@ -453,16 +453,21 @@ static idx_err bad_block(const idx_sparse_segment *s, const sparse_block *b) {
 /* Decodes a block's document ids only (the search reads tfs one at a time). */
 static idx_err decode_docs(const idx_sparse_segment *s, const sparse_block *b, uint32_t prev_last, int first,
                            uint32_t *docs) {
-    unpack_bits(s->postings + b->off, b->count, b->doc_bits, docs);
+    /* unpack and prefix-sum in one pass; d only grows, so one check at the
+     * end catches any value past last_doc (and no u64 overflow: 128 gaps < 2^32) */
+    const uint8_t *p = s->postings + b->off;
+    unsigned bits = b->doc_bits, n = b->count;
+    uint64_t mask = bits == 32 ? 0xffffffffull : ((1ull << bits) - 1);
     uint64_t d = first ? 0 : (uint64_t)prev_last + 1;
-    unsigned i = 0;
-    for (; i < b->count; i++) {
-        d += docs[i];
-        if (d > b->last_doc) break;
+    size_t bitpos = 0;
+    for (unsigned i = 0; i < n; i++, bitpos += bits) {
+        uint64_t w;
+        memcpy(&w, p + (bitpos >> 3), 8);
+        d += (w >> (bitpos & 7)) & mask;
         docs[i] = (uint32_t)d;
         d++;
     }
-    if (i != b->count || d != (uint64_t)b->last_doc + 1) return bad_block(s, b);
+    if (d != (uint64_t)b->last_doc + 1) return bad_block(s, b);
     return IDX_OK;
 }
 

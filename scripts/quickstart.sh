@@ -26,5 +26,9 @@ echo
 echo "== idx find 'Global Interpreter Lock' --limit 3"
 $IDX find "$OUT" "Global Interpreter Lock" --limit 3 --context 60
 echo
-echo "== idx show glossary.rst.txt | head -20"
-$IDX show "$OUT" glossary.rst.txt | head -20
+echo "== idx show glossary.rst.txt (first 20 lines)"
+$IDX show "$OUT" glossary.rst.txt | sed -n 1,20p
+echo
+echo "== idx index-sparse --into: BM25 part over the same documents; idx retrieve"
+$IDX index-sparse --into "$OUT" --force
+$IDX retrieve "$OUT" "how do I run coroutines concurrently" -k 5 --snippet 80

@@ -397,7 +397,10 @@ static int cmd_find(int argc, char **argv) {
             if (g_timing) timings_add(&tl, idx_now() - t0);
         }
     qsort(hits, nh, sizeof *hits, cmp_hit);
-    if (!json) printf("%llu occurrences%s\n", (unsigned long long)total, nh < total ? " (showing the first by position)" : "");
+    if (!json) {
+        if (nh < total) printf("%llu occurrences (showing %llu, see --limit)\n", (unsigned long long)total, (unsigned long long)nh);
+        else printf("%llu occurrences\n", (unsigned long long)total);
+    }
     for (uint64_t i = 0; i < nh; i++) {
         const char *id = "", *meta = "{}";
         size_t idlen = 0, metalen = 2;

@@ -234,6 +234,16 @@ static void test_bad_input(void **state) {
     /* --into over an index that has only a document store */
     assert_int_equal(run("rm -rf small.idx/sparse && %s index-sparse --quiet --into small.idx", bin), 0);
     assert_int_equal(run("%s retrieve small.idx dogs", bin), 0);
+    /* --into over an index written by `idx build` (document store + FM-index) */
+    if (run("%s build -o built.idx small.jsonl", bin) == 0) {
+        assert_int_equal(run("%s index-sparse --quiet --into built.idx", bin), 0);
+        assert_int_equal(run("%s index-sparse --quiet --into built.idx", bin), 1);
+        expect_err("already exists");
+        assert_int_equal(run("%s retrieve built.idx purring cats", bin), 0);
+        o = out_text();
+        assert_non_null(strstr(o, " x "));
+        free(o);
+    }
 #undef W
 }
 

@@ -352,6 +352,25 @@ idx_err idx_chunkmap_get(const idx_chunkmap *m, uint64_t chunk_id, idx_chunkmap_
 idx_err idx_chunkmap_doc_range(const idx_chunkmap *m, uint64_t doc_id, uint64_t *first,
                                uint64_t *count);
 
+/* ------------------------------------------------------------------------ */
+/* Chunks as documents (chunk/source.c), for `idx build --chunker`            */
+/* ------------------------------------------------------------------------ */
+
+/* A document source for idx_index_build_opts.next_doc/finish: every document
+ * of the corpus is chunked with opts and each chunk is yielded as a document
+ * (id "<doc id>#<k>", the document's title, metadata {"doc","doc_ord","chunk",
+ * "start","end"[,"heading"]}); finish writes TMP/chunks/chunks.idx and the
+ * manifest part "chunks". desc describes the chunker (stored in the map). */
+typedef struct idx_chunk_source idx_chunk_source;
+idx_err idx_chunk_source_new(const idx_chunk_opts *opts, const char *desc, idx_chunk_source **out);
+idx_err idx_chunk_source_next(void *ud, idx_corpus *c, idx_doc *doc, int *got);
+idx_err idx_chunk_source_finish(void *ud, const char *tmp_dir, json_t *manifest);
+uint64_t idx_chunk_source_count(const idx_chunk_source *s);
+/* Optional: called on every document before chunking; an error stops the
+ * build (e.g. the ppl model's "the reference contains this document"). */
+void idx_chunk_source_set_check(idx_chunk_source *s, idx_err (*check)(void *ud, const idx_doc *d), void *ud);
+void idx_chunk_source_free(idx_chunk_source *s);
+
 #ifdef __cplusplus
 }
 #endif

@@ -18,6 +18,7 @@
 
 #include "idx_chunk.h"
 #include "idx_cli.h"
+#include "chunk_cli.h"
 
 /* ------------------------------------------------------------------------ */
 /* Shared option parsing                                                      */
@@ -663,3 +664,114 @@ IDX_CLI_COMMAND(chunk-eval, cmd_chunk_eval, "segmentation benchmark: Pk/WindowDi
                 "  --cache N --lambda L  ppl document cache window (2000 bytes) and weight (0.8)\n"
                 "  --dump-ref FILE       write the --ref-docs reference documents as JSONL (for idx build)\n"
                 "  --json                one JSON object per chunker\n");
+
+/* ------------------------------------------------------------------------ */
+/* Chunking options for idx build / idx index-sparse (chunk_cli.h)            */
+/* ------------------------------------------------------------------------ */
+
+struct idx_chunk_cli {
+    chunk_args a;
+    idx_buf desc;
+    idx_chunk_reflm *lm;
+    idx_chunk_source *src;
+    idx_chunk_dyn dyn;
+};
+
+void idx_chunk_cli_free(idx_chunk_cli *c) {
+    if (!c) return;
+    idx_chunk_source_free(c->src);
+    idx_chunk_reflm_free(c->lm);
+    idx_chunk_fmlm_free(c->a.fmlm);
+    idx_chunk_dyn_free(&c->dyn);
+    free(c->a.lm_ref);
+    idx_buf_free(&c->desc);
+    free(c);
+}
+
+int idx_chunk_cli_extract(const char *cmd, int *argc, char **argv, idx_chunk_cli **out) {
+    static const struct option lo[] = {SHARED_LONGOPTS, {0, 0, 0, 0}};
+    *out = NULL;
+    int has = 0;
+    for (int i = 1; i < *argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--chunker") == 0 || strncmp(argv[i], "--chunker=", 10) == 0) has = 1;
+    if (!has) return 0;
+    idx_chunk_cli *c = calloc(1, sizeof *c);
+    if (!c) return idx_cli_usage(cmd, "out of memory");
+    c->a.o.tt_cutoff = -1e300;
+    c->a.cache = 2000;
+    c->a.lambda = 0.8;
+    int w = 1, i = 1;
+    while (i < *argc) {
+        char *arg = argv[i];
+        if (strcmp(arg, "--") == 0) break;
+        const struct option *op = NULL;
+        size_t nl = 0;
+        if (strncmp(arg, "--", 2) == 0) {
+            const char *eq = strchr(arg, '=');
+            nl = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
+            for (const struct option *p = lo; p->name; p++)
+                if (strlen(p->name) == nl && strncmp(p->name, arg + 2, nl) == 0) op = p;
+            /* the corpus options stay the command's */
+            if (op && (op->val == OPT_TEXTF || op->val == OPT_IDF || op->val == OPT_SKIPBAD)) op = NULL;
+        }
+        if (!op) {
+            argv[w++] = argv[i++];
+            continue;
+        }
+        const char *val = NULL;
+        int used = 1;
+        if (op->has_arg == required_argument) {
+            if (arg[2 + nl] == '=') val = arg + 3 + nl;
+            else if (i + 1 < *argc) { val = argv[i + 1]; used = 2; }
+            else { idx_chunk_cli_free(c); return idx_cli_usage(cmd, "--%s needs a value", op->name); }
+        }
+        int r = chunk_opt(cmd, &c->a, op->val, val);
+        if (r) { idx_chunk_cli_free(c); return r == 2 ? 2 : idx_cli_usage(cmd, "bad option --%s", op->name); }
+        if (op->val != OPT_LMREF && op->val != OPT_LM) {
+            /* the description: the options as given (model paths left out) */
+            if ((c->desc.len && idx_buf_append(&c->desc, " ", 1)) || idx_buf_append(&c->desc, arg, strlen(arg)) ||
+                (used == 2 && (idx_buf_append(&c->desc, " ", 1) || idx_buf_append(&c->desc, val, strlen(val))))) {
+                idx_chunk_cli_free(c);
+                return idx_cli_usage(cmd, "out of memory");
+            }
+        }
+        i += used;
+    }
+    while (i < *argc) argv[w++] = argv[i++];
+    argv[w] = NULL;
+    *argc = w;
+    if (idx_buf_append(&c->desc, "", 1)) { idx_chunk_cli_free(c); return idx_cli_usage(cmd, "out of memory"); }
+    idx_chunk_kind kind;
+    if (idx_chunk_kind_parse(c->a.chunker, &kind)) {
+        idx_chunk_cli_free(c);
+        return idx_cli_usage(cmd, "%s", idx_errmsg());
+    }
+    *out = c;
+    return 0;
+}
+
+static idx_err cli_check(void *ud, const idx_doc *d) {
+    idx_chunk_cli *c = ud;
+    if (c->lm && idx_chunk_reflm_contains(c->lm, d->text, d->text_len))
+        return idx_fail(IDX_ERR_INVALID, "document %s is in the --lm-ref reference corpus: it would score "
+                        "itself; use a disjoint reference", d->id);
+    if (c->a.fmlm) {
+        idx_err e = idx_chunk_fmlm_check(c->a.fmlm, d->text, d->text_len);
+        if (e) return idx_fail_context(e, "document %s", d->id);
+    }
+    return IDX_OK;
+}
+
+idx_err idx_chunk_cli_setup(idx_chunk_cli *c, idx_index_build_opts *o) {
+    idx_err e = finish_opts("build", &c->a, &c->lm);
+    if (e) return e;
+    c->a.o.dyn = &c->dyn;
+    if ((e = idx_chunk_source_new(&c->a.o, c->desc.data, &c->src))) return e;
+    if (c->lm || c->a.fmlm) idx_chunk_source_set_check(c->src, cli_check, c);
+    o->next_doc = idx_chunk_source_next;
+    o->finish = idx_chunk_source_finish;
+    o->source_ud = c->src;
+    return IDX_OK;
+}
+
+uint64_t idx_chunk_cli_chunks(const idx_chunk_cli *c) { return c ? idx_chunk_source_count(c->src) : 0; }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chunk_cli.h"
 #include "idx_cli.h"
 #include "idx_index.h"
 
@@ -99,6 +100,8 @@ static int cmd_build(int argc, char **argv) {
     memset(&o, 0, sizeof o);
     const char *out = NULL;
     int quiet = 0;
+    idx_chunk_cli *chunker = NULL; /* --chunker: index chunks (tools/chunk_cli.h) */
+    if (idx_chunk_cli_extract("build", &argc, argv, &chunker)) return 2;
     optind = 0;
     int c;
     while ((c = getopt_long(argc, argv, "o:qf", lo, NULL)) != -1) {
@@ -133,14 +136,16 @@ static int cmd_build(int argc, char **argv) {
         case 'k': o.corpus.skip_bad = 1; break;
         case 'q': quiet = 1; break;
         case 'f': o.force = 1; break;
-        default: return idx_cli_usage("build", "bad option");
+        default: idx_chunk_cli_free(chunker); return idx_cli_usage("build", "bad option");
         }
     }
-    if (!out) return idx_cli_usage("build", "missing -o INDEX");
-    if (optind >= argc) return idx_cli_usage("build", "no input given");
+    if (!out) { idx_chunk_cli_free(chunker); return idx_cli_usage("build", "missing -o INDEX"); }
+    if (optind >= argc) { idx_chunk_cli_free(chunker); return idx_cli_usage("build", "no input given"); }
     if (!quiet) o.progress = idx_cli_progress;
     idx_index_build_stats st;
-    idx_err e = idx_index_build(out, (const char *const *)(argv + optind), (size_t)(argc - optind), &o, &st);
+    idx_err e = chunker ? idx_chunk_cli_setup(chunker, &o) : IDX_OK;
+    if (e == IDX_OK) e = idx_index_build(out, (const char *const *)(argv + optind), (size_t)(argc - optind), &o, &st);
+    idx_chunk_cli_free(chunker);
     if (!quiet) fprintf(stderr, "\n");
     if (e != IDX_OK) return idx_cli_fail("build", e);
     if (!quiet)
@@ -167,7 +172,8 @@ IDX_CLI_COMMAND(build, cmd_build, "build an index (FM-index + document store) fr
                 "  --id-field F           JSON field with the id (default _id, then id)\n"
                 "  --skip-bad             skip malformed documents instead of failing\n"
                 "  -q, --quiet            no progress on stderr\n"
-                "  -f, --force            replace an existing INDEX\n");
+                "  -f, --force            replace an existing INDEX\n"
+                IDX_CHUNK_CLI_USAGE);
 
 /* ---- count ------------------------------------------------------------------ */
 

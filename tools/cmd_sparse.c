@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "chunk_cli.h"
 #include "idx_cli.h"
 #include "idx_eval.h"
 #include "idx_retrieve.h"
@@ -28,7 +29,9 @@ enum { O_TEXT = 1000, O_ID, O_TITLE, O_SKIP, O_ANALYZER, O_INTO, O_FORCE, O_K1, 
     "Title and text are both indexed. SPEC: comma-separated key=value, keys stemmer (porter,\n" \
     "english, none, any Snowball language), stopwords (lucene, none), casefold, accents,\n" \
     "possessive (0/1), min_len, max_len. Default: stemmer=english,stopwords=lucene.\n" \
-    "--memory bounds the postings held in memory (default 1G); past it a new segment starts.\n"
+    "--memory bounds the postings held in memory (default 1G); past it a new segment starts.\n" \
+    "--chunker NAME [chunker options] (with -o): index chunks; also writes the document store, FM-index\n" \
+    "and chunk map of `idx build --chunker` (results are chunks: ids DOC#K, metadata doc/start/end).\n"
 
 static int cmd_index_sparse(int argc, char **argv) {
     static const struct option opts[] = {
@@ -43,6 +46,8 @@ static int cmd_index_sparse(int argc, char **argv) {
     idx_text_config cfg;
     idx_text_config_default(&cfg);
     idx_corpus_opts co = {0};
+    idx_chunk_cli *chunker = NULL; /* --chunker: index chunks (tools/chunk_cli.h) */
+    if (idx_chunk_cli_extract(argv[0], &argc, argv, &chunker)) return 2;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
@@ -70,9 +75,24 @@ static int cmd_index_sparse(int argc, char **argv) {
     idx_progress prog;
     idx_progress_init(&prog, quiet ? NULL : idx_cli_progress, NULL);
     double t0 = idx_now();
-    idx_err e = out ? idx_sparse_build_from_corpus(out, (const char *const *)argv + optind, (size_t)(argc - optind),
-                                                   &co, &cfg, force, memory, &prog)
-                    : idx_sparse_build_from_store(into, &cfg, force, memory, &prog);
+    idx_err e;
+    if (chunker && out) {
+        /* chunks: the document store (and FM-index) of `idx build --chunker`, then the sparse part over it */
+        idx_index_build_opts bo;
+        memset(&bo, 0, sizeof bo);
+        bo.corpus = co;
+        bo.force = force;
+        e = idx_chunk_cli_setup(chunker, &bo);
+        if (!e) e = idx_index_build(out, (const char *const *)argv + optind, (size_t)(argc - optind), &bo, NULL);
+        if (!e) e = idx_sparse_build_from_store(out, &cfg, 1, memory, &prog);
+    } else if (chunker) {
+        e = idx_fail(IDX_ERR_INVALID, "--chunker needs -o (with --into, build the index with idx build --chunker)");
+    } else {
+        e = out ? idx_sparse_build_from_corpus(out, (const char *const *)argv + optind, (size_t)(argc - optind), &co,
+                                               &cfg, force, memory, &prog)
+                : idx_sparse_build_from_store(into, &cfg, force, memory, &prog);
+    }
+    idx_chunk_cli_free(chunker);
     if (!quiet) fprintf(stderr, "\n");
     if (e) return idx_cli_fail(argv[0], e);
     idx_sparse *s;

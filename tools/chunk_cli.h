@@ -1,0 +1,30 @@
+/*
+ * chunk_cli.h -- the chunking options of `idx chunk` for other commands
+ * (`idx build --chunker`, `idx index-sparse --chunker`): pulled out of argv
+ * before the command parses its own options, then turned into the document
+ * source of chunk/source.c hooked into the index builder.
+ */
+#ifndef IDX_CHUNK_CLI_H
+#define IDX_CHUNK_CLI_H
+
+#include "idx_chunk.h"
+#include "idx_index.h"
+
+typedef struct idx_chunk_cli idx_chunk_cli;
+
+/* If argv has --chunker, removes it and every chunking option (--size,
+ * --merge, --lm, ... as in `idx chunk`, except the corpus options, which stay
+ * the command's) from argv, updating *argc, and sets *out; else *out = NULL
+ * and argv is untouched. Returns 0, or 2 after printing a usage error. */
+int idx_chunk_cli_extract(const char *cmd, int *argc, char **argv, idx_chunk_cli **out);
+/* Loads the chunker's model (ppl) and hooks the chunk source into o
+ * (next_doc, finish, source_ud). */
+idx_err idx_chunk_cli_setup(idx_chunk_cli *c, idx_index_build_opts *o);
+uint64_t idx_chunk_cli_chunks(const idx_chunk_cli *c);
+void idx_chunk_cli_free(idx_chunk_cli *c);
+
+#define IDX_CHUNK_CLI_USAGE \
+    "  --chunker NAME [chunker options]  index chunks instead of whole documents (options as in\n" \
+    "                         `idx chunk`); writes the chunk map part INDEX/chunks/chunks.idx\n"
+
+#endif

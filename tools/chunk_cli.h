@@ -23,6 +23,15 @@ idx_err idx_chunk_cli_setup(idx_chunk_cli *c, idx_index_build_opts *o);
 uint64_t idx_chunk_cli_chunks(const idx_chunk_cli *c);
 void idx_chunk_cli_free(idx_chunk_cli *c);
 
+/* --level doc support: opens INDEX/chunks (IDX_ERR_NOT_FOUND with a clear
+ * message when the index was not built with --chunker). */
+idx_err idx_chunk_cli_open_map(const char *index_dir, idx_chunkmap **out);
+/* Maps an occurrence in chunk `chunk` at byte `off` of the chunk to its
+ * document: ordinal, byte offset in the document, and the external id (the
+ * chunk's id "DOC#K" without "#K"). */
+idx_err idx_chunk_cli_to_doc(const idx_chunkmap *m, uint64_t chunk, uint64_t off, const char *chunk_id,
+                             size_t chunk_id_len, uint64_t *doc, uint64_t *doc_off, size_t *id_len);
+
 #define IDX_CHUNK_CLI_USAGE \
     "  --chunker NAME [chunker options]  index chunks instead of whole documents (options as in\n" \
     "                         `idx chunk`); writes the chunk map part INDEX/chunks/chunks.idx\n"

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -775,3 +776,30 @@ idx_err idx_chunk_cli_setup(idx_chunk_cli *c, idx_index_build_opts *o) {
 }
 
 uint64_t idx_chunk_cli_chunks(const idx_chunk_cli *c) { return c ? idx_chunk_source_count(c->src) : 0; }
+
+idx_err idx_chunk_cli_open_map(const char *index_dir, idx_chunkmap **out) {
+    char *p = idx_path_join(index_dir, "chunks");
+    if (!p) return idx_fail(IDX_ERR_NOMEM, "out of memory");
+    idx_err e = IDX_OK;
+    if (access(p, F_OK) != 0)
+        e = idx_fail(IDX_ERR_NOT_FOUND, "%s has no chunk map: --level doc needs an index built with --chunker", index_dir);
+    else
+        e = idx_chunkmap_open(p, 0, out);
+    free(p);
+    return e;
+}
+
+idx_err idx_chunk_cli_to_doc(const idx_chunkmap *m, uint64_t chunk, uint64_t off, const char *chunk_id,
+                             size_t chunk_id_len, uint64_t *doc, uint64_t *doc_off, size_t *id_len) {
+    idx_chunkmap_entry e;
+    idx_err err = idx_chunkmap_get(m, chunk, &e);
+    if (err) return err;
+    if (off > e.end - e.start) return idx_fail(IDX_ERR_CORRUPT, "chunk %llu: offset %llu outside its span",
+                                               (unsigned long long)chunk, (unsigned long long)off);
+    *doc = e.doc_id;
+    *doc_off = e.start + off;
+    size_t n = chunk_id_len;
+    while (n > 0 && chunk_id[n - 1] != '#') n--;
+    *id_len = n ? n - 1 : chunk_id_len;
+    return IDX_OK;
+}

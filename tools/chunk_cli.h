@@ -9,6 +9,7 @@
 
 #include "idx_chunk.h"
 #include "idx_index.h"
+#include "idx_retrieve.h"
 
 typedef struct idx_chunk_cli idx_chunk_cli;
 
@@ -31,6 +32,12 @@ idx_err idx_chunk_cli_open_map(const char *index_dir, idx_chunkmap **out);
  * chunk's id "DOC#K" without "#K"). */
 idx_err idx_chunk_cli_to_doc(const idx_chunkmap *m, uint64_t chunk, uint64_t off, const char *chunk_id,
                              size_t chunk_id_len, uint64_t *doc, uint64_t *doc_off, size_t *id_len);
+
+/* The external id of a chunk's document: the length of id without "#K". */
+size_t idx_chunk_cli_doc_id_len(const char *id, size_t len);
+/* --level doc for BM25 hits over chunks (sorted by score): keeps the best
+ * chunk of each document (max-passage), at most k; *n is updated. */
+idx_err idx_chunk_cli_best_per_doc(const idx_sparse *s, idx_sparse_hit *hits, size_t *n, size_t k);
 
 #define IDX_CHUNK_CLI_USAGE \
     "  --chunker NAME [chunker options]  index chunks instead of whole documents (options as in\n" \

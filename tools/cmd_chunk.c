@@ -798,8 +798,35 @@ idx_err idx_chunk_cli_to_doc(const idx_chunkmap *m, uint64_t chunk, uint64_t off
                                                (unsigned long long)chunk, (unsigned long long)off);
     *doc = e.doc_id;
     *doc_off = e.start + off;
-    size_t n = chunk_id_len;
-    while (n > 0 && chunk_id[n - 1] != '#') n--;
-    *id_len = n ? n - 1 : chunk_id_len;
+    *id_len = idx_chunk_cli_doc_id_len(chunk_id, chunk_id_len);
+    return IDX_OK;
+}
+
+size_t idx_chunk_cli_doc_id_len(const char *id, size_t len) {
+    size_t n = len;
+    while (n > 0 && id[n - 1] != '#') n--;
+    return n ? n - 1 : len;
+}
+
+idx_err idx_chunk_cli_best_per_doc(const idx_sparse *s, idx_sparse_hit *hits, size_t *n, size_t k) {
+    size_t cap = 16;
+    while (cap < 2 * *n) cap *= 2;
+    uint64_t *seen = calloc(cap, sizeof *seen); /* hashes of kept document ids (0 = empty) */
+    if (!seen) return idx_fail(IDX_ERR_NOMEM, "out of memory");
+    size_t w = 0;
+    for (size_t i = 0; i < *n && w < k; i++) {
+        const char *id;
+        size_t il;
+        idx_err e = idx_docs_id(idx_sparse_segment_store(s, hits[i].segment), hits[i].doc, &id, &il);
+        if (e) { free(seen); return e; }
+        uint64_t h = idx_hash64(id, idx_chunk_cli_doc_id_len(id, il), 0) | 1;
+        size_t j = (size_t)(h & (cap - 1));
+        while (seen[j] && seen[j] != h) j = (j + 1) & (cap - 1);
+        if (seen[j]) continue; /* a better chunk of this document is kept */
+        seen[j] = h;
+        hits[w++] = hits[i];
+    }
+    free(seen);
+    *n = w;
     return IDX_OK;
 }

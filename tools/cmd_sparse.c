@@ -223,6 +223,11 @@ static int cmd_retrieve(int argc, char **argv) {
     double *lat = NULL;
     int rc = 0;
     idx_err e = idx_sparse_open(index, IDX_FILE_VERIFY, &s);
+    if (!e && doc_level) { /* only on an index of chunks */
+        idx_chunkmap *cm = NULL;
+        e = idx_chunk_cli_open_map(index, &cm);
+        idx_chunkmap_close(cm);
+    }
     if (!e) e = idx_sparse_searcher_new(s, &q);
     if (!e) e = idx_xmalloc(p.k * sizeof *hits, &hits);
     if (e) { rc = idx_cli_fail(argv[0], e); goto done; }

@@ -263,6 +263,12 @@ static void test_cli(void **st) {
     assert_int_equal(t_sh("'%s' find '%s/cli' zebrafish | grep -q 'd23#'", bin, dir), 0);
     assert_int_equal(t_sh("'%s' index-sparse -o '%s/sp' --quiet --chunker sentence --merge 15 '%s' >/dev/null", bin, dir, corpus), 0);
     assert_int_equal(t_sh("'%s' retrieve '%s/sp' zebrafish --json | grep -q '\"id\":\"d23#'", bin, dir), 0);
+    assert_int_equal(t_sh("'%s' retrieve '%s/sp' zebrafish --level doc | grep -q ' d23 '", bin, dir), 0);
+    assert_int_equal(t_sh("'%s' find '%s/cli' zebrafish --level doc | grep -q '\td23\t'", bin, dir), 0);
+    /* --level doc on an index without chunks: a clear error */
+    assert_int_equal(t_sh("'%s' index-sparse -o '%s/plain' --quiet '%s' >/dev/null", bin, dir, corpus), 0);
+    assert_int_equal(t_sh("'%s' retrieve '%s/plain' zebrafish --level doc 2>/dev/null", bin, dir), 1);
+    assert_int_equal(t_sh("'%s' retrieve '%s/plain' zebrafish --level nosuch 2>/dev/null", bin, dir), 2);
     /* usage errors: unknown chunker, bad size, ppl without a model */
     assert_int_equal(t_sh("'%s' build -q -o '%s/x' --chunker nosuch '%s' 2>/dev/null", bin, dir, corpus), 2);
     assert_int_equal(t_sh("'%s' build -q -o '%s/x' --chunker fixed --size 0 '%s' 2>/dev/null", bin, dir, corpus), 2);

@@ -3,8 +3,11 @@
 # Libraries: sdsl-lite, libdivsufsort, zstd, OpenBLAS, libmicrohttpd (required by
 # design); jansson (JSON), utf8proc (Unicode folding), libstemmer (Snowball),
 # xxhash, zlib (.gz), libcurl (HTTP client), cmocka (unit tests); clang for the
-# fuzzers; curl for end-to-end server tests; python3-numpy (encoder reference models,
-# scripts/make_tiny_bert.py); python3-torch is a bench peer (bench/encoder_bench.sh).
+# fuzzers; curl for end-to-end server tests; python3-numpy for the tiny-model
+# generator; python3.11-doc is the quickstart corpus.
+# Extra packages: IDX_EXTRA_PKGS="..." (the quickstart uses it), and
+# IDX_BENCH=1 adds the benchmark peers and corpora (never needed by the build
+# or the tests): kernel sources, Xapian, wrk, /usr/bin/time, g++, torch, bc.
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
@@ -13,21 +16,16 @@ PKGS="build-essential cmake pkg-config git curl ca-certificates
   libjansson-dev libutf8proc-dev libstemmer-dev libxxhash-dev zlib1g-dev
   libcurl4-openssl-dev libcmocka-dev clang libclang-rt-14-dev python3.11-doc
   python3-numpy"
-# Optional benchmark peers and corpora (bench/*.sh): IDX_BENCH=1 scripts/install-deps.sh
-IDX_BENCH_PKGS="libxapian-dev linux-source-6.1 bc time python3-torch"
-if [ "${IDX_BENCH:-0}" = 1 ]; then IDX_EXTRA_PKGS="${IDX_EXTRA_PKGS:-} $IDX_BENCH_PKGS"; fi
+IDX_BENCH_PKGS="linux-source-6.1 libxapian-dev wrk time g++ bc python3-torch"
+want="$PKGS ${IDX_EXTRA_PKGS:-}"
+if [ "${IDX_BENCH:-0}" = 1 ]; then want="$want $IDX_BENCH_PKGS"; fi
 missing=""
-for p in $PKGS; do
+for p in $want; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 if [ -n "$missing" ] || [ "${IDX_FORCE_APT:-0}" = 1 ]; then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update
   # shellcheck disable=SC2086
-  $SUDO apt-get install -y $PKGS ${IDX_EXTRA_PKGS:-}
-elif [ -n "${IDX_EXTRA_PKGS:-}" ]; then
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update
-  # shellcheck disable=SC2086
-  $SUDO apt-get install -y ${IDX_EXTRA_PKGS}
+  $SUDO apt-get install -y $want
 fi

@@ -1,0 +1,72 @@
+/*
+ * mhd_min.c -- the ceiling for bench/server_bench.sh: the smallest
+ * libmicrohttpd server that answers every request with a fixed small JSON,
+ * with the same daemon flags as `idx serve` (internal thread pool, epoll,
+ * turbo) and the same life cycle (answer on the second call, so keep-alive
+ * connections stay open). Whatever `idx serve` loses against this on
+ * GET /healthz is our own overhead (routing, metrics, JSON).
+ *
+ * Build: cc -O2 -o mhd_min bench/mhd_min.c $(pkg-config --cflags --libs libmicrohttpd)
+ * Run:   ./mhd_min PORT THREADS   (prints "listening on PORT"; stops on SIGTERM/SIGINT)
+ */
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char BODY[] = "{\"status\":\"ok\",\"indexes\":1}";
+static struct MHD_Response *g_resp;
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload, size_t *upload_size, void **state) {
+    static int first;
+    (void)cls, (void)url, (void)method, (void)version, (void)upload;
+    if (!*state) {
+        *state = &first;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    return MHD_queue_response(c, MHD_HTTP_OK, g_resp);
+}
+
+int main(int argc, char **argv) {
+    if (argc != 3) {
+        fprintf(stderr, "usage: mhd_min PORT THREADS\n");
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    g_resp = MHD_create_response_from_buffer(sizeof BODY - 1, (void *)BODY, MHD_RESPMEM_PERSISTENT);
+    MHD_add_response_header(g_resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)atoi(argv[1]));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK); /* loopback only */
+    struct MHD_Daemon *d = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_TURBO, (uint16_t)atoi(argv[1]), NULL,
+        NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, &a, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)atoi(argv[2]), MHD_OPTION_CONNECTION_LIMIT,
+        1024u, MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
+    if (!d) {
+        fprintf(stderr, "mhd_min: cannot listen on port %s\n", argv[1]);
+        return 1;
+    }
+    printf("listening on %s\n", argv[1]);
+    fflush(stdout);
+    int sig;
+    sigwait(&set, &sig);
+    MHD_stop_daemon(d);
+    MHD_destroy_response(g_resp);
+    return 0;
+}

@@ -38,10 +38,10 @@ echo "== 1. boundary recovery on SciFact (20 texts x 10 abstracts per seed, refe
 : > "$OUT/quality.jsonl"
 for s in $SEEDS; do
   "$IDX" chunk-eval --json --seed "$s" --texts 20 --docs-per-text 10 --ref-docs 2000 \
-    --chunkers fixed,recursive,texttiling,ppl,ppl-merge,ppl-rise,ppl-gain-rise "$sf" >> "$OUT/quality.jsonl"
+    --chunkers fixed,recursive,texttiling,texttiling-k,ppl,ppl-merge,ppl-rise,ppl-gain-rise,ppl-gain-window1,ppl-gain-window1-k,ppl-gain-window,ppl-gain-window-k "$sf" >> "$OUT/quality.jsonl"
 done
 printf '%-14s %8s %8s %11s %9s\n' chunker Pk WinDiff mean_words MB/s
-for c in fixed recursive texttiling ppl ppl-merge ppl-rise ppl-gain-rise; do
+for c in fixed recursive texttiling texttiling-k ppl ppl-merge ppl-rise ppl-gain-rise ppl-gain-window1 ppl-gain-window1-k ppl-gain-window ppl-gain-window-k; do
   grep "\"chunker\":\"$c\"" "$OUT/quality.jsonl" | awk -v c="$c" -F'[:,]' '
     { for (i = 1; i < NF; i++) { k = $i; gsub(/[{"]/, "", k); v[k] = $(i + 1) }
       pk += v["pk"]; wd += v["windowdiff"]; mw += v["mean_words"]; mb += v["mb_per_s"]; n++ }
@@ -50,7 +50,9 @@ done
 echo "(ppl: theta calibrated to the mean length; ppl-merge: theta = 0 then dynamic merging, as Meta-Chunking;"
 echo " ppl-rise: our rise rule, theta calibrated; ppl-gain-rise: rise rule on the context gain (NLL with"
 echo " the cache minus NLL of the reference alone); all with the reference infinity-gram + 2000-byte"
-echo " document cache, lambda 0.8)"
+echo " document cache, lambda 0.8; ppl-gain-window*: the window rule on the cross-gap context gain over"
+echo " 5 sentences, window1 forward only, window two-sided; without -k theta is calibrated, with -k the"
+echo " deepest peaks, round(words/target)-1 per text; window size, lambda and cache tuned on seeds 11-12)"
 
 echo
 echo "== 2. throughput of idx chunk on all of SciFact ($(du -m "$sf" | cut -f1) MB file), median of $RUNS runs"

@@ -172,34 +172,61 @@ static idx_err merged_copy(idx_chunk_list *base, const idx_chunk_eval_text *t, s
     return IDX_OK;
 }
 
-/* memoised model: per text, the NLL of every byte scored so far */
+/* memoised model: per text, the NLLs of every (from, to) range asked so far
+ * (a cache model's answer depends on `from`, so ranges are the key), in a
+ * chained hash table; a text that is not one of the evaluation texts (a
+ * buffer built by the chunker) is keyed by its XXH3 hash. */
+typedef struct memo_ent {
+    struct memo_ent *next;
+    uint64_t t;
+    size_t from, to;
+    float nll[];
+} memo_ent;
+
 typedef struct {
     idx_chunk_lm inner;
     const idx_chunk_eval_text *t;
     size_t nt;
-    float **nll;
-    unsigned char **have;
+    memo_ent **tab;
+    size_t nb;
 } memo_lm;
+
+static size_t memo_hash(uint64_t t, size_t from, size_t to, size_t nb) {
+    uint64_t h = t * 0x9E3779B97F4A7C15ull ^ (uint64_t)from * 0xC2B2AE3D27D4EB4Full ^
+                 (uint64_t)to * 0x165667B19E3779F9ull;
+    h ^= h >> 29;
+    return (size_t)(h % nb);
+}
 
 static idx_err memo_nll(void *ud, const char *doc, size_t len, size_t from, size_t to, float *out) {
     memo_lm *m = ud;
     size_t i = 0;
     while (i < m->nt && m->t[i].text != doc) i++;
-    if (i == m->nt) return m->inner.nll(m->inner.ud, doc, len, from, to, out);
-    if (!m->nll[i]) {
-        m->nll[i] = malloc((len ? len : 1) * sizeof(float));
-        m->have[i] = calloc(len ? len : 1, 1);
-        if (!m->nll[i] || !m->have[i]) return idx_fail(IDX_ERR_NOMEM, "eval: out of memory");
-    }
-    int all = 1;
-    for (size_t j = from; j < to; j++) all &= m->have[i][j];
-    if (!all) {
-        idx_err e = m->inner.nll(m->inner.ud, doc, len, from, to, m->nll[i] + from);
-        if (e) return e;
-        memset(m->have[i] + from, 1, to - from);
-    }
-    memcpy(out, m->nll[i] + from, (to - from) * sizeof *out);
+    /* a buffer the chunker built (the two-sided window rule): its content hash */
+    if (i == m->nt) i = (size_t)(idx_hash64(doc, len, 0) | 1ull << 63);
+    size_t h = memo_hash(i, from, to, m->nb);
+    for (memo_ent *p = m->tab[h]; p; p = p->next)
+        if (p->t == i && p->from == from && p->to == to) {
+            memcpy(out, p->nll, (to - from) * sizeof *out);
+            return IDX_OK;
+        }
+    memo_ent *p = malloc(sizeof *p + (to - from + 1) * sizeof(float));
+    if (!p) return idx_fail(IDX_ERR_NOMEM, "eval: out of memory");
+    idx_err e = m->inner.nll(m->inner.ud, doc, len, from, to, p->nll);
+    if (e) { free(p); return e; }
+    p->t = i;
+    p->from = from;
+    p->to = to;
+    p->next = m->tab[h];
+    m->tab[h] = p;
+    memcpy(out, p->nll, (to - from) * sizeof *out);
     return IDX_OK;
+}
+
+static void memo_free(memo_lm *m) {
+    for (size_t i = 0; m->tab && i < m->nb; i++)
+        for (memo_ent *p = m->tab[i], *q; p; p = q) { q = p->next; free(p); }
+    free(m->tab);
 }
 
 static idx_err eval_inner(const idx_chunk_opts *o0, const idx_chunk_eval_text *t, size_t nt,
@@ -209,10 +236,11 @@ idx_err idx_chunk_eval(const idx_chunk_opts *o0, const idx_chunk_eval_text *t, s
                        double target, idx_chunk_knob knob, idx_chunk_eval_result *r) {
     if (nt == 0) return idx_fail(IDX_ERR_EMPTY, "eval: no texts");
     if (o0->kind != IDX_CHUNK_PPL || !o0->lm.nll) return eval_inner(o0, t, nt, target, knob, r);
-    memo_lm m = {o0->lm, t, nt, calloc(nt, sizeof(float *)), calloc(nt, sizeof(unsigned char *))};
-    memo_lm mc = {o0->lm_contrast, t, nt, calloc(nt, sizeof(float *)), calloc(nt, sizeof(unsigned char *))};
+    size_t nb = 4096;
+    memo_lm m = {o0->lm, t, nt, calloc(nb, sizeof(memo_ent *)), nb};
+    memo_lm mc = {o0->lm_contrast, t, nt, calloc(nb, sizeof(memo_ent *)), nb};
     idx_err e;
-    if (!m.nll || !m.have || !mc.nll || !mc.have) e = idx_fail(IDX_ERR_NOMEM, "eval: out of memory");
+    if (!m.tab || !mc.tab) e = idx_fail(IDX_ERR_NOMEM, "eval: out of memory");
     else {
         /* time one plain run with the model, then calibrate on the memo */
         idx_chunk_opts o = *o0;
@@ -223,6 +251,7 @@ idx_err idx_chunk_eval(const idx_chunk_opts *o0, const idx_chunk_eval_text *t, s
             o.lm_contrast.ud = &mc;
         }
         o.merge = 0;
+        if (knob == IDX_CHUNK_KNOB_TARGET) o.target_words = (uint64_t)llround(target);
         idx_chunk_list tmp = {0};
         double t0 = idx_now();
         e = IDX_OK;
@@ -238,12 +267,8 @@ idx_err idx_chunk_eval(const idx_chunk_opts *o0, const idx_chunk_eval_text *t, s
         r->seconds = secs;
         r->mb_per_s = secs > 0 ? (double)bytes / 1e6 / secs : 0;
     }
-    for (size_t i = 0; m.nll && m.have && i < nt; i++) { free(m.nll[i]); free(m.have[i]); }
-    for (size_t i = 0; mc.nll && mc.have && i < nt; i++) { free(mc.nll[i]); free(mc.have[i]); }
-    free(m.nll);
-    free(m.have);
-    free(mc.nll);
-    free(mc.have);
+    memo_free(&m);
+    memo_free(&mc);
     return e;
 }
 
@@ -259,7 +284,13 @@ static idx_err eval_inner(const idx_chunk_opts *o0, const idx_chunk_eval_text *t
     int by_theta = knob == IDX_CHUNK_KNOB_THRESHOLD && o.kind == IDX_CHUNK_PPL;
     if (knob == IDX_CHUNK_KNOB_THRESHOLD && !by_theta)
         return idx_fail(IDX_ERR_INVALID, "eval: the threshold knob is for ppl only");
-    if (target <= 0) {
+    if (knob == IDX_CHUNK_KNOB_TARGET) {
+        if ((o.kind != IDX_CHUNK_PPL || o.ppl_rule != 2) && o.kind != IDX_CHUNK_TEXTTILING)
+            return idx_fail(IDX_ERR_INVALID, "eval: the target knob is for the ppl window rule and texttiling");
+        o.target_words = target > 0 ? (uint64_t)llround(target) : 0;
+        if ((e = run_all(&o, t, nt, &l, &secs))) return e;
+        r->param = (double)o.target_words;
+    } else if (target <= 0) {
         if ((e = run_all(&o, t, nt, &l, &secs))) return e;
     } else if (by_merge) {
         /* score once, merge many times: mean length grows with the merge target */

@@ -183,6 +183,20 @@ typedef struct {
      * after sentence i (1 <= i <= n-2) when v[i+1] - v[i] >= theta (> 0), i.e. before a
      * sentence that the context predicts much worse than the one before it. */
     int ppl_rule;
+    /* ppl rule 2 = "window" (ours): the score of the gap after sentence i is
+     * the mean NLL of the next ppl_window sentences (0 = 5) with the model's
+     * context ending at the gap (minus lm_contrast's NLL when given: the
+     * cross-boundary context gain); TextTiling-style depth of its peaks;
+     * cut where depth >= ppl_threshold, or, with target_words > 0 (also
+     * used by texttiling instead of its cutoff), at the
+     * round(words / target) - 1 deepest peaks of the document. */
+    uint32_t ppl_window;
+    uint64_t target_words;
+    /* window rule: by default the gap score also adds the score of the
+     * ppl_window sentences before the gap with the (up to 2000) bytes after
+     * the gap as the model's context (a buffer: those bytes, then the
+     * sentences); ppl_one_sided = 1 uses the forward direction only. */
+    int ppl_one_sided;
     struct idx_chunk_dyn *dyn;
     /* any chunker: dynamic merging to this many words afterwards (0 = none). */
     uint64_t merge;
@@ -241,6 +255,11 @@ idx_err idx_chunk_ppl_minima(const double *v, size_t n, double theta, idx_chunk_
  * v[i+1] > v[i] and v[i+1] - v[i] >= theta (theta >= 0). */
 idx_err idx_chunk_ppl_rises(const double *v, size_t n, double theta, unsigned char *is_boundary);
 
+/* TextTiling depth of the peaks of g[0..n) (g high = likely boundary): for a
+ * peak i (>= both neighbours, > one), (g[i] - lowest point reached going left
+ * while g descends) + (same to the right); 0 elsewhere. */
+idx_err idx_chunk_ppl_depth(const double *g, size_t n, double *depth);
+
 /* ------------------------------------------------------------------------ */
 /* Segmentation metrics                                                       */
 /* ------------------------------------------------------------------------ */
@@ -290,7 +309,8 @@ typedef struct {
 typedef enum {
     IDX_CHUNK_KNOB_AUTO = 0,      /* as listed above */
     IDX_CHUNK_KNOB_MERGE = 1,     /* the merge target (any chunker) */
-    IDX_CHUNK_KNOB_THRESHOLD = 2  /* ppl: theta, no merging */
+    IDX_CHUNK_KNOB_THRESHOLD = 2, /* ppl: theta, no merging */
+    IDX_CHUNK_KNOB_TARGET = 3     /* ppl window rule, texttiling: K deepest per text, no calibration */
 } idx_chunk_knob;
 
 /* With ppl, the model's answers are memoised per text during calibration
@@ -331,6 +351,25 @@ idx_err idx_chunkmap_get(const idx_chunkmap *m, uint64_t chunk_id, idx_chunkmap_
 /* The chunks of a document: [*first, *first + *count). O(log chunks). */
 idx_err idx_chunkmap_doc_range(const idx_chunkmap *m, uint64_t doc_id, uint64_t *first,
                                uint64_t *count);
+
+/* ------------------------------------------------------------------------ */
+/* Chunks as documents (chunk/source.c), for `idx build --chunker`            */
+/* ------------------------------------------------------------------------ */
+
+/* A document source for idx_index_build_opts.next_doc/finish: every document
+ * of the corpus is chunked with opts and each chunk is yielded as a document
+ * (id "<doc id>#<k>", the document's title, metadata {"doc","doc_ord","chunk",
+ * "start","end"[,"heading"]}); finish writes TMP/chunks/chunks.idx and the
+ * manifest part "chunks". desc describes the chunker (stored in the map). */
+typedef struct idx_chunk_source idx_chunk_source;
+idx_err idx_chunk_source_new(const idx_chunk_opts *opts, const char *desc, idx_chunk_source **out);
+idx_err idx_chunk_source_next(void *ud, idx_corpus *c, idx_doc *doc, int *got);
+idx_err idx_chunk_source_finish(void *ud, const char *tmp_dir, json_t *manifest);
+uint64_t idx_chunk_source_count(const idx_chunk_source *s);
+/* Optional: called on every document before chunking; an error stops the
+ * build (e.g. the ppl model's "the reference contains this document"). */
+void idx_chunk_source_set_check(idx_chunk_source *s, idx_err (*check)(void *ud, const idx_doc *d), void *ud);
+void idx_chunk_source_free(idx_chunk_source *s);
 
 #ifdef __cplusplus
 }

@@ -98,6 +98,110 @@ idx_err idx_chunk_ppl_rises(const double *v, size_t n, double theta, unsigned ch
     return IDX_OK;
 }
 
+idx_err idx_chunk_ppl_depth(const double *g, size_t n, double *depth) {
+    for (size_t i = 0; i < n; i++) {
+        depth[i] = 0;
+        if (!isfinite(g[i])) return idx_fail(IDX_ERR_INVALID, "ppl depth: score %zu is not finite", i);
+    }
+    for (size_t i = 0; i < n; i++) {
+        /* a peak: not below either neighbour, strictly above at least one */
+        int ge_l = i == 0 || g[i] >= g[i - 1], ge_r = i + 1 == n || g[i] >= g[i + 1];
+        int gt = (i > 0 && g[i] > g[i - 1]) || (i + 1 < n && g[i] > g[i + 1]);
+        if (!ge_l || !ge_r || !gt) continue;
+        double lv = g[i], rv = g[i];
+        for (size_t j = i; j > 0 && g[j - 1] <= g[j]; j--) lv = g[j - 1];
+        for (size_t j = i; j + 1 < n && g[j + 1] <= g[j]; j++) rv = g[j + 1];
+        depth[i] = (g[i] - lv) + (g[i] - rv);
+    }
+    return IDX_OK;
+}
+
+/* Mean per-byte NLL of text[from..to) under lm (minus the contrast model's
+ * when given); to > from. */
+static idx_err range_score(const idx_chunk_opts *o, const char *text, size_t len, size_t from, size_t to,
+                           float **nll, size_t *cap, double *out) {
+    if (to - from > *cap) {
+        idx_err e = idx_xrealloc(nll, (to - from) * sizeof **nll);
+        if (e) return e;
+        *cap = to - from;
+    }
+    idx_err e = o->lm.nll(o->lm.ud, text, len, from, to, *nll);
+    if (e) return e;
+    double sum = 0;
+    for (size_t j = 0; j < to - from; j++) sum += (*nll)[j];
+    if (o->lm_contrast.nll) {
+        if ((e = o->lm_contrast.nll(o->lm_contrast.ud, text, len, from, to, *nll))) return e;
+        for (size_t j = 0; j < to - from; j++) sum -= (*nll)[j];
+    }
+    *out = sum / (double)(to - from);
+    if (!isfinite(*out)) return idx_fail(IDX_ERR_INVALID, "ppl: the language model returned a bad NLL");
+    return IDX_OK;
+}
+
+/* The window rule (ppl_rule 2): g[i] = score of sentences i+1 .. i+W (the
+ * model's context ends at the gap, so a cache model sees only the text before
+ * it), depth-scored peaks, cut where depth >= theta or at the K deepest peaks
+ * (K from target_words). b[i] = 1 cuts after sentence i. */
+static idx_err window_rule(const idx_chunk_opts *o, const char *text, size_t len, const idx_chunk_list *s,
+                           unsigned char *b) {
+    size_t n = s->n, W = o->ppl_window ? o->ppl_window : 5;
+    double *g = NULL, *depth = NULL;
+    float *nll = NULL;
+    char *tmp = NULL;
+    size_t cap = 0, tmp_cap = 0;
+    idx_err e;
+    memset(b, 0, n);
+    if ((e = idx_xmalloc(n * sizeof *g, &g)) || (e = idx_xmalloc(n * sizeof *depth, &depth))) goto done;
+    /* gaps after sentences 0 .. n-2 */
+    for (size_t i = 0; i + 1 < n; i++) {
+        size_t a = (size_t)s->spans[i + 1].start, last = i + W < n - 1 ? i + W : n - 1;
+        size_t z = (size_t)s->spans[last].end;
+        while (z > a && chk_is_space((unsigned char)text[z - 1])) z--;
+        if (z == a) { g[i] = i ? g[i - 1] : 0; continue; }
+        if ((e = range_score(o, text, len, a, z, &nll, &cap, &g[i]))) goto done;
+        if (!o->ppl_one_sided) {
+            /* the W sentences before the gap, with the text after it as the
+             * model's context: a buffer of (up to 2000 bytes after the gap)
+             * followed by those sentences */
+            size_t bz = (size_t)s->spans[i + 1].start, ba = (size_t)s->spans[i + 1 > W ? i + 1 - W : 0].start;
+            while (bz > ba && chk_is_space((unsigned char)text[bz - 1])) bz--;
+            size_t fl = len - a < 2000 ? len - a : 2000;
+            if (bz == ba) continue;
+            if (bz - ba + fl > tmp_cap) {
+                if ((e = idx_xrealloc(&tmp, bz - ba + fl))) goto done;
+                tmp_cap = bz - ba + fl;
+            }
+            memcpy(tmp, text + a, fl);
+            memcpy(tmp + fl, text + ba, bz - ba);
+            double back;
+            if ((e = range_score(o, tmp, fl + bz - ba, fl, fl + bz - ba, &nll, &cap, &back))) goto done;
+            g[i] += back;
+        }
+    }
+    if ((e = idx_chunk_ppl_depth(g, n - 1, depth))) goto done;
+    if (o->target_words) {
+        uint64_t words = idx_chunk_count_words(text, len);
+        size_t k = (size_t)((words + o->target_words / 2) / o->target_words);
+        k = k ? k - 1 : 0;
+        for (size_t got = 0; got < k; got++) {
+            size_t best = n;
+            for (size_t i = 0; i + 1 < n; i++)
+                if (!b[i] && depth[i] > 0 && (best == n || depth[i] > depth[best])) best = i;
+            if (best == n) break;
+            b[best] = 1;
+        }
+    } else {
+        for (size_t i = 0; i + 1 < n; i++)
+            if (depth[i] > 0 && depth[i] >= o->ppl_threshold) b[i] = 1;
+    }
+done:
+    free(g);
+    free(depth);
+    free(nll);
+    free(tmp);
+    return e;
+}
+
 idx_err idx__chunk_ppl(const idx_chunk_opts *o, const char *text, size_t len, idx_chunk_list *out) {
     if (!o->lm.nll) return idx_fail(IDX_ERR_INVALID, "ppl chunking needs a language model (--lm)");
     if (o->ppl_threshold < 0 || isnan(o->ppl_threshold))
@@ -114,6 +218,10 @@ idx_err idx__chunk_ppl(const idx_chunk_opts *o, const char *text, size_t len, id
         goto done;
     }
     if ((e = idx_xmalloc(s.n * sizeof *v, &v)) || (e = idx_xmalloc(s.n, &b))) goto done;
+    if (o->ppl_rule == 2) {
+        if ((e = window_rule(o, text, len, &s, b))) goto done;
+        goto cut;
+    }
     for (size_t i = 0; i < s.n; i++) {
         size_t a = (size_t)s.spans[i].start, z = (size_t)s.spans[i].end;
         while (z > a && chk_is_space((unsigned char)text[z - 1])) z--;
@@ -146,6 +254,7 @@ idx_err idx__chunk_ppl(const idx_chunk_opts *o, const char *text, size_t len, id
                          : idx_chunk_ppl_minima(v, s.n, o->ppl_threshold, dyn, b);
     idx_chunk_dyn_free(&local);
     if (e) goto done;
+cut:;
     size_t prev = 0;
     for (size_t i = 0; i < s.n; i++)
         if (b[i]) {

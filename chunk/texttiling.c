@@ -182,7 +182,25 @@ idx_err idx__chunk_texttiling(const idx_chunk_opts *o, const char *text, size_t 
     size_t prev = 0;
     for (size_t g = 0; g < ng; g++) {
         int is_min = (g == 0 || score[g] <= score[g - 1]) && (g + 1 == ng || score[g] <= score[g + 1]);
-        if (is_min && depth[g] > 0 && depth[g] > cut) {
+        if (!is_min) depth[g] = 0;
+    }
+    if (o->target_words) {
+        /* the K deepest valleys, K = round(words / target) - 1 */
+        uint64_t words = idx_chunk_count_words(text, len);
+        size_t want = (size_t)((words + o->target_words / 2) / o->target_words);
+        want = want ? want - 1 : 0;
+        for (size_t got = 0; got < want; got++) {
+            size_t best = ng;
+            for (size_t g = 0; g < ng; g++)
+                if (depth[g] > 0 && (best == ng || depth[g] > depth[best])) best = g;
+            if (best == ng) break;
+            depth[best] = -1; /* chosen */
+        }
+        for (size_t g = 0; g < ng; g++) depth[g] = depth[g] == -1 ? 1 : 0;
+        cut = 0;
+    }
+    for (size_t g = 0; g < ng; g++) {
+        if (depth[g] > 0 && depth[g] > cut) {
             size_t at = (size_t)sents.spans[g].end;
             if ((e = idx_chunk_list_push(out, text, prev, at, NULL, 0))) goto done;
             prev = at;

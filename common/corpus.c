@@ -402,7 +402,7 @@ idx_err idx_corpus_next(idx_corpus *c, idx_doc *doc, int *got) {
                 source_close(&c->src);
                 c->file_open = 0;
                 if (e) return e;
-                if (memchr(c->text.data, 0xFF, c->text.len)) {
+                if (c->text.len && memchr(c->text.data, 0xFF, c->text.len)) {
                     e = idx_fail(IDX_ERR_PARSE, "%s: document contains byte 0xFF (not UTF-8 text)", f->path);
                     c->bytes_done_files += f->size;
                     c->cur++;
@@ -438,7 +438,7 @@ idx_err idx_corpus_next(idx_corpus *c, idx_doc *doc, int *got) {
         c->line++;
         int blank;
         e = parse_jsonl(c, line, len, &blank);
-        if (!e && !blank && memchr(c->text.data, 0xFF, c->text.len))
+        if (!e && !blank && c->text.len && memchr(c->text.data, 0xFF, c->text.len))
             e = idx_fail(IDX_ERR_PARSE, "%s:%llu: document contains byte 0xFF (not UTF-8 text)", f->path,
                          (unsigned long long)c->line);
         if (e) {

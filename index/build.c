@@ -241,7 +241,8 @@ idx_err idx_index_build(const char *out_dir, const char *const *inputs, size_t n
     for (;;) {
         idx_doc doc;
         int got = 0;
-        if ((e = idx_corpus_next(corpus, &doc, &got)) != IDX_OK) goto done;
+        if ((e = o.next_doc ? o.next_doc(o.source_ud, corpus, &doc, &got) : idx_corpus_next(corpus, &doc, &got)) != IDX_OK)
+            goto done;
         if (!got) break;
         if (doc.text_len && memchr(doc.text, 0xFF, doc.text_len)) {
             e = idx_fail(IDX_ERR_PARSE, "%s:%llu: document contains byte 0xFF", doc.source, (unsigned long long)doc.line);
@@ -321,6 +322,7 @@ idx_err idx_index_build(const char *out_dir, const char *const *inputs, size_t n
     }
     json_object_set_new(parts, "docs", docp);
     json_object_set_new(parts, "fm", fmp);
+    if (o.finish && (e = o.finish(o.source_ud, tmp, man)) != IDX_OK) goto done;
     if ((e = idx_manifest_save(tmp, man)) != IDX_OK) goto done;
     idx_progress_tick(&prog, "index", pl.njobs, pl.njobs, "shards", 1);
     uint64_t index_bytes = idx_du(tmp);

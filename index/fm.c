@@ -381,7 +381,7 @@ idx_err idx_fm_open(const char *index_dir, unsigned flags, idx_fm **out) {
         fm->total_bytes += fm->shards[i].text_bytes;
     }
     if (e == IDX_OK) {
-        uint64_t want_docs, want_bytes;
+        uint64_t want_docs = 0, want_bytes = 0;
         fm->ndocs = next_doc;
         if ((e = json_u64(part, "docs", &want_docs, index_dir)) == IDX_OK &&
             (e = json_u64(part, "corpus_bytes", &want_bytes, index_dir)) == IDX_OK &&

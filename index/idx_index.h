@@ -140,6 +140,12 @@ typedef struct {
     int force;               /* replace an existing index directory */
     idx_progress_fn progress; /* NULL = silent */
     void *progress_ud;
+    /* Optional document source (e.g. chunks as documents, chunk/source.c):
+     * called instead of idx_corpus_next; and a hook run on the temporary
+     * directory before the manifest is saved (it may add files and parts). */
+    idx_err (*next_doc)(void *ud, idx_corpus *c, idx_doc *doc, int *got);
+    idx_err (*finish)(void *ud, const char *tmp_dir, json_t *manifest);
+    void *source_ud;
 } idx_index_build_opts;
 
 typedef struct {

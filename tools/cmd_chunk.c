@@ -13,11 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
 #include "idx_chunk.h"
 #include "idx_cli.h"
+#include "chunk_cli.h"
 
 /* ------------------------------------------------------------------------ */
 /* Shared option parsing                                                      */
@@ -43,7 +45,7 @@ typedef struct {
 enum { OPT_SIZE = 1000, OPT_UNIT, OPT_OVERLAP, OPT_MERGE, OPT_THRESHOLD, OPT_DYNAMIC, OPT_LMREF,
        OPT_CTX, OPT_BLOCK, OPT_CUTOFF, OPT_TEXTF, OPT_IDF, OPT_SKIPBAD, OPT_NOTEXT, OPT_CHUNKER,
        OPT_MAXSW, OPT_OUT, OPT_TEXTS, OPT_DPT, OPT_SEED, OPT_REFDOCS, OPT_CHUNKERS, OPT_TARGET,
-       OPT_JSON, OPT_CACHE, OPT_LAMBDA, OPT_LM, OPT_DUMPREF, OPT_RULE, OPT_SCORE };
+       OPT_JSON, OPT_CACHE, OPT_LAMBDA, OPT_LM, OPT_DUMPREF, OPT_RULE, OPT_SCORE, OPT_WINDOW, OPT_PPLTARGET, OPT_ONESIDED };
 
 static int parse_u64(const char *s, uint64_t *v) {
     char *end;
@@ -108,7 +110,17 @@ static int chunk_opt(const char *cmd, chunk_args *a, int c, const char *arg) {
     case OPT_RULE:
         if (strcmp(arg, "minima") == 0) a->o.ppl_rule = 0;
         else if (strcmp(arg, "rise") == 0) a->o.ppl_rule = 1;
-        else return idx_cli_usage(cmd, "--rule is minima or rise, not '%s'", arg);
+        else if (strcmp(arg, "window") == 0) a->o.ppl_rule = 2;
+        else return idx_cli_usage(cmd, "--rule is minima, rise or window, not '%s'", arg);
+        return 0;
+    case OPT_WINDOW:
+        if (parse_u64(arg, &v) || v == 0 || v > 1000) return idx_cli_usage(cmd, "bad --window '%s' (1..1000)", arg);
+        a->o.ppl_window = (uint32_t)v;
+        return 0;
+    case OPT_ONESIDED: a->o.ppl_one_sided = 1; return 0;
+    case OPT_PPLTARGET:
+        if (parse_u64(arg, &v) || v == 0) return idx_cli_usage(cmd, "bad --target-words '%s'", arg);
+        a->o.target_words = v;
         return 0;
     case OPT_CACHE:
         if (idx_cli_parse_size(arg, &v) || v > (1u << 30)) return idx_cli_usage(cmd, "bad --cache '%s'", arg);
@@ -145,7 +157,9 @@ static int chunk_opt(const char *cmd, chunk_args *a, int c, const char *arg) {
         {"threshold", required_argument, 0, OPT_THRESHOLD},                                        \
         {"dynamic", no_argument, 0, OPT_DYNAMIC}, {"lm-ref", required_argument, 0, OPT_LMREF},     \
         {"lm", required_argument, 0, OPT_LM}, {"rule", required_argument, 0, OPT_RULE},           \
-        {"score", required_argument, 0, OPT_SCORE},                                                \
+        {"score", required_argument, 0, OPT_SCORE}, {"window", required_argument, 0, OPT_WINDOW},  \
+        {"target-words", required_argument, 0, OPT_PPLTARGET},                                       \
+        {"one-sided", no_argument, 0, OPT_ONESIDED},                                               \
         {"max-context", required_argument, 0, OPT_CTX}, {"block", required_argument, 0, OPT_BLOCK}, \
         {"cache", required_argument, 0, OPT_CACHE}, {"lambda", required_argument, 0, OPT_LAMBDA},   \
         {"cutoff", required_argument, 0, OPT_CUTOFF},                                              \
@@ -163,8 +177,14 @@ static int chunk_opt(const char *cmd, chunk_args *a, int c, const char *arg) {
     "  --merge N             dynamic merging afterwards: greedy, up to N words per chunk\n"        \
     "  --threshold X         ppl: theta of the local-minimum rule (default 0)\n"                   \
     "  --dynamic             ppl: dynamic threshold (min of accepted drops after 100)\n"           \
-    "  --rule minima|rise    ppl: Meta-Chunking's local minima (default) or cut before a rise\n"  \
-    "                        of >= --threshold (ours; better on the SciFact benchmark)\n"        \
+    "  --rule minima|rise|window  ppl: Meta-Chunking's local minima (default); cut before a\n"  \
+    "                        rise of >= --threshold (ours); window (ours, best on SciFact): score\n" \
+    "                        each gap by the next --window sentences (5) with the context ending\n" \
+    "                        at the gap, cut at peaks of depth >= --threshold, or at the deepest\n" \
+    "                        peaks, round(words / --target-words) - 1 per document (default 200 when\n" \
+    "                        no --threshold is given); the gap score\n"                          \
+    "                        adds the --window sentences before it scored with the text after it\n" \
+    "                        as context (--one-sided: forward only)\n"                            \
     "  --score ppl|gain      ppl: sentence score = mean NLL (default), or its context gain: the\n" \
     "                        NLL with the document cache minus the NLL of the reference alone\n"  \
     "  --lm INDEX            ppl: the infinity-gram of an index built by idx build (FM-index);\n" \
@@ -217,6 +237,11 @@ static idx_err finish_opts(const char *cmd, chunk_args *a, idx_chunk_reflm **lm)
     a->o.ppl_threshold = user.ppl_threshold;
     a->o.ppl_dynamic = user.ppl_dynamic;
     a->o.ppl_rule = user.ppl_rule;
+    a->o.ppl_window = user.ppl_window;
+    a->o.target_words = user.target_words;
+    a->o.ppl_one_sided = user.ppl_one_sided;
+    /* the window rule without --threshold: the deepest peaks, one chunk per 200 words */
+    if (a->o.ppl_rule == 2 && !a->o.target_words && a->o.ppl_threshold == 0) a->o.target_words = 200;
     if (user.tt_block) a->o.tt_block = user.tt_block;
     if (user.tt_cutoff != -1e300) a->o.tt_cutoff = user.tt_cutoff; /* -1e300: not given */
     if (user.max_sentence_words) a->o.max_sentence_words = user.max_sentence_words;
@@ -239,7 +264,7 @@ static idx_err finish_opts(const char *cmd, chunk_args *a, idx_chunk_reflm **lm)
         a->cache_lm.max_context = a->max_context;
         a->o.lm.nll = idx_chunk_cache_nll;
         a->o.lm.ud = &a->cache_lm;
-        if (a->score_gain) a->o.lm_contrast = a->cache_lm.base;
+        if (a->score_gain || a->o.ppl_rule == 2) a->o.lm_contrast = a->cache_lm.base;
     } else if (a->nlm_ref || a->lm_index) {
         return idx_fail(IDX_ERR_INVALID, "--lm and --lm-ref are only for --chunker ppl");
     }
@@ -421,6 +446,7 @@ static int cmd_chunk_eval(int argc, char **argv) {
         {"threshold", required_argument, 0, OPT_THRESHOLD}, {"block", required_argument, 0, OPT_BLOCK},
         {"cache", required_argument, 0, OPT_CACHE}, {"lambda", required_argument, 0, OPT_LAMBDA},
         {"lm", required_argument, 0, OPT_LM},          {"dump-ref", required_argument, 0, OPT_DUMPREF},
+        {"window", required_argument, 0, OPT_WINDOW},
         {"json", no_argument, 0, OPT_JSON},            {0, 0, 0, 0}};
     int c;
     optind = 1;
@@ -560,10 +586,11 @@ static int cmd_chunk_eval(int argc, char **argv) {
         idx_chunk_kind kind;
         idx_chunk_knob knob = IDX_CHUNK_KNOB_AUTO;
         if (strcmp(tok, "ppl-merge") == 0) { kind = IDX_CHUNK_PPL; knob = IDX_CHUNK_KNOB_MERGE; }
-        else if (strncmp(tok, "ppl-", 4) == 0 && (strstr(tok, "rise") || strstr(tok, "gain"))) {
+        else if (strncmp(tok, "ppl-", 4) == 0 && (strstr(tok, "rise") || strstr(tok, "gain") || strstr(tok, "window"))) {
             kind = IDX_CHUNK_PPL;
-            knob = IDX_CHUNK_KNOB_THRESHOLD;
+            knob = strstr(tok, "window") && strstr(tok, "-k") ? IDX_CHUNK_KNOB_TARGET : IDX_CHUNK_KNOB_THRESHOLD;
         }
+        else if (strcmp(tok, "texttiling-k") == 0) { kind = IDX_CHUNK_TEXTTILING; knob = IDX_CHUNK_KNOB_TARGET; }
         else if (strcmp(tok, "sentence-merge") == 0) { kind = IDX_CHUNK_SENTENCE; knob = IDX_CHUNK_KNOB_MERGE; }
         else if ((e = idx_chunk_kind_parse(tok, &kind))) break;
         else if (kind == IDX_CHUNK_PPL) knob = IDX_CHUNK_KNOB_THRESHOLD;
@@ -572,6 +599,9 @@ static int cmd_chunk_eval(int argc, char **argv) {
         if (a.o.tt_block) o.tt_block = a.o.tt_block;
         o.ppl_threshold = a.o.ppl_threshold;
         if (strstr(tok, "rise")) o.ppl_rule = 1;
+        if (strstr(tok, "window")) o.ppl_rule = 2;
+        if (strstr(tok, "window1")) o.ppl_one_sided = 1;
+        o.ppl_window = a.o.ppl_window;
         if (kind == IDX_CHUNK_PPL) {
             a.cache_lm = a.fmlm ? (idx_chunk_cache_lm){{idx_chunk_fmlm_nll, a.fmlm}, a.cache, a.lambda, a.max_context}
                                 : (idx_chunk_cache_lm){{idx_chunk_reflm_nll, lm}, a.cache, a.lambda, a.max_context};
@@ -622,7 +652,12 @@ IDX_CLI_COMMAND(chunk-eval, cmd_chunk_eval, "segmentation benchmark: Pk/WindowDi
                 "  --texts N (20) --docs-per-text N (10) --seed N (1) --ref-docs N (2000)\n"
                 "  --chunkers LIST       comma-separated (fixed,recursive,texttiling,ppl,ppl-merge);\n"
                 "                        ppl calibrates theta, ppl-merge merges theta=0 chunks (Meta-Chunking);\n"
-                "                        ppl-rise: rise rule; ppl-gain, ppl-gain-rise: context-gain score\n"
+                "                        ppl-rise: rise rule; ppl-gain, ppl-gain-rise: context-gain score;\n"
+                "                        ppl-gain-window: window rule on the cross-gap context gain (theta\n"
+                "                        calibrated); ppl-gain-window-k: the deepest peaks, K per text from\n"
+                "                        the target length (no calibration); --window N sentences (5);\n"
+                "                        ppl-gain-window1[-k]: forward direction only; texttiling-k: the\n"
+                "                        deepest valleys, K per text like the -k rules\n"
                 "  --target W            mean chunk length in words to calibrate to\n"
                 "  --lm INDEX            ppl reference: an index built by idx build (its documents must not\n"
                 "                        include the text documents; checked) instead of --ref-docs\n"
@@ -630,3 +665,168 @@ IDX_CLI_COMMAND(chunk-eval, cmd_chunk_eval, "segmentation benchmark: Pk/WindowDi
                 "  --cache N --lambda L  ppl document cache window (2000 bytes) and weight (0.8)\n"
                 "  --dump-ref FILE       write the --ref-docs reference documents as JSONL (for idx build)\n"
                 "  --json                one JSON object per chunker\n");
+
+/* ------------------------------------------------------------------------ */
+/* Chunking options for idx build / idx index-sparse (chunk_cli.h)            */
+/* ------------------------------------------------------------------------ */
+
+struct idx_chunk_cli {
+    chunk_args a;
+    idx_buf desc;
+    idx_chunk_reflm *lm;
+    idx_chunk_source *src;
+    idx_chunk_dyn dyn;
+};
+
+void idx_chunk_cli_free(idx_chunk_cli *c) {
+    if (!c) return;
+    idx_chunk_source_free(c->src);
+    idx_chunk_reflm_free(c->lm);
+    idx_chunk_fmlm_free(c->a.fmlm);
+    idx_chunk_dyn_free(&c->dyn);
+    free(c->a.lm_ref);
+    idx_buf_free(&c->desc);
+    free(c);
+}
+
+int idx_chunk_cli_extract(const char *cmd, int *argc, char **argv, idx_chunk_cli **out) {
+    static const struct option lo[] = {SHARED_LONGOPTS, {0, 0, 0, 0}};
+    *out = NULL;
+    int has = 0;
+    for (int i = 1; i < *argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--chunker") == 0 || strncmp(argv[i], "--chunker=", 10) == 0) has = 1;
+    if (!has) return 0;
+    idx_chunk_cli *c = calloc(1, sizeof *c);
+    if (!c) return idx_cli_usage(cmd, "out of memory");
+    c->a.o.tt_cutoff = -1e300;
+    c->a.cache = 2000;
+    c->a.lambda = 0.8;
+    int w = 1, i = 1;
+    while (i < *argc) {
+        char *arg = argv[i];
+        if (strcmp(arg, "--") == 0) break;
+        const struct option *op = NULL;
+        size_t nl = 0;
+        if (strncmp(arg, "--", 2) == 0) {
+            const char *eq = strchr(arg, '=');
+            nl = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
+            for (const struct option *p = lo; p->name; p++)
+                if (strlen(p->name) == nl && strncmp(p->name, arg + 2, nl) == 0) op = p;
+            /* the corpus options stay the command's */
+            if (op && (op->val == OPT_TEXTF || op->val == OPT_IDF || op->val == OPT_SKIPBAD)) op = NULL;
+        }
+        if (!op) {
+            argv[w++] = argv[i++];
+            continue;
+        }
+        const char *val = NULL;
+        int used = 1;
+        if (op->has_arg == required_argument) {
+            if (arg[2 + nl] == '=') val = arg + 3 + nl;
+            else if (i + 1 < *argc) { val = argv[i + 1]; used = 2; }
+            else { idx_chunk_cli_free(c); return idx_cli_usage(cmd, "--%s needs a value", op->name); }
+        }
+        int r = chunk_opt(cmd, &c->a, op->val, val);
+        if (r) { idx_chunk_cli_free(c); return r == 2 ? 2 : idx_cli_usage(cmd, "bad option --%s", op->name); }
+        if (op->val != OPT_LMREF && op->val != OPT_LM) {
+            /* the description: the options as given (model paths left out) */
+            if ((c->desc.len && idx_buf_append(&c->desc, " ", 1)) || idx_buf_append(&c->desc, arg, strlen(arg)) ||
+                (used == 2 && (idx_buf_append(&c->desc, " ", 1) || idx_buf_append(&c->desc, val, strlen(val))))) {
+                idx_chunk_cli_free(c);
+                return idx_cli_usage(cmd, "out of memory");
+            }
+        }
+        i += used;
+    }
+    while (i < *argc) argv[w++] = argv[i++];
+    argv[w] = NULL;
+    *argc = w;
+    if (idx_buf_append(&c->desc, "", 1)) { idx_chunk_cli_free(c); return idx_cli_usage(cmd, "out of memory"); }
+    idx_chunk_kind kind;
+    if (idx_chunk_kind_parse(c->a.chunker, &kind)) {
+        idx_chunk_cli_free(c);
+        return idx_cli_usage(cmd, "%s", idx_errmsg());
+    }
+    *out = c;
+    return 0;
+}
+
+static idx_err cli_check(void *ud, const idx_doc *d) {
+    idx_chunk_cli *c = ud;
+    if (c->lm && idx_chunk_reflm_contains(c->lm, d->text, d->text_len))
+        return idx_fail(IDX_ERR_INVALID, "document %s is in the --lm-ref reference corpus: it would score "
+                        "itself; use a disjoint reference", d->id);
+    if (c->a.fmlm) {
+        idx_err e = idx_chunk_fmlm_check(c->a.fmlm, d->text, d->text_len);
+        if (e) return idx_fail_context(e, "document %s", d->id);
+    }
+    return IDX_OK;
+}
+
+idx_err idx_chunk_cli_setup(idx_chunk_cli *c, idx_index_build_opts *o) {
+    idx_err e = finish_opts("build", &c->a, &c->lm);
+    if (e) return e;
+    c->a.o.dyn = &c->dyn;
+    if ((e = idx_chunk_source_new(&c->a.o, c->desc.data, &c->src))) return e;
+    if (c->lm || c->a.fmlm) idx_chunk_source_set_check(c->src, cli_check, c);
+    o->next_doc = idx_chunk_source_next;
+    o->finish = idx_chunk_source_finish;
+    o->source_ud = c->src;
+    return IDX_OK;
+}
+
+uint64_t idx_chunk_cli_chunks(const idx_chunk_cli *c) { return c ? idx_chunk_source_count(c->src) : 0; }
+
+idx_err idx_chunk_cli_open_map(const char *index_dir, idx_chunkmap **out) {
+    char *p = idx_path_join(index_dir, "chunks");
+    if (!p) return idx_fail(IDX_ERR_NOMEM, "out of memory");
+    idx_err e = IDX_OK;
+    if (access(p, F_OK) != 0)
+        e = idx_fail(IDX_ERR_NOT_FOUND, "%s has no chunk map: --level doc needs an index built with --chunker", index_dir);
+    else
+        e = idx_chunkmap_open(p, 0, out);
+    free(p);
+    return e;
+}
+
+idx_err idx_chunk_cli_to_doc(const idx_chunkmap *m, uint64_t chunk, uint64_t off, const char *chunk_id,
+                             size_t chunk_id_len, uint64_t *doc, uint64_t *doc_off, size_t *id_len) {
+    idx_chunkmap_entry e;
+    idx_err err = idx_chunkmap_get(m, chunk, &e);
+    if (err) return err;
+    if (off > e.end - e.start) return idx_fail(IDX_ERR_CORRUPT, "chunk %llu: offset %llu outside its span",
+                                               (unsigned long long)chunk, (unsigned long long)off);
+    *doc = e.doc_id;
+    *doc_off = e.start + off;
+    *id_len = idx_chunk_cli_doc_id_len(chunk_id, chunk_id_len);
+    return IDX_OK;
+}
+
+size_t idx_chunk_cli_doc_id_len(const char *id, size_t len) {
+    size_t n = len;
+    while (n > 0 && id[n - 1] != '#') n--;
+    return n ? n - 1 : len;
+}
+
+idx_err idx_chunk_cli_best_per_doc(const idx_sparse *s, idx_sparse_hit *hits, size_t *n, size_t k) {
+    size_t cap = 16;
+    while (cap < 2 * *n) cap *= 2;
+    uint64_t *seen = calloc(cap, sizeof *seen); /* hashes of kept document ids (0 = empty) */
+    if (!seen) return idx_fail(IDX_ERR_NOMEM, "out of memory");
+    size_t w = 0;
+    for (size_t i = 0; i < *n && w < k; i++) {
+        const char *id;
+        size_t il;
+        idx_err e = idx_docs_id(idx_sparse_segment_store(s, hits[i].segment), hits[i].doc, &id, &il);
+        if (e) { free(seen); return e; }
+        uint64_t h = idx_hash64(id, idx_chunk_cli_doc_id_len(id, il), 0) | 1;
+        size_t j = (size_t)(h & (cap - 1));
+        while (seen[j] && seen[j] != h) j = (j + 1) & (cap - 1);
+        if (seen[j]) continue; /* a better chunk of this document is kept */
+        seen[j] = h;
+        hits[w++] = hits[i];
+    }
+    free(seen);
+    *n = w;
+    return IDX_OK;
+}

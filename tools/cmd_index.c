@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chunk_cli.h"
 #include "idx_cli.h"
 #include "idx_index.h"
 
@@ -99,6 +100,8 @@ static int cmd_build(int argc, char **argv) {
     memset(&o, 0, sizeof o);
     const char *out = NULL;
     int quiet = 0;
+    idx_chunk_cli *chunker = NULL; /* --chunker: index chunks (tools/chunk_cli.h) */
+    if (idx_chunk_cli_extract("build", &argc, argv, &chunker)) return 2;
     optind = 0;
     int c;
     while ((c = getopt_long(argc, argv, "o:qf", lo, NULL)) != -1) {
@@ -133,14 +136,16 @@ static int cmd_build(int argc, char **argv) {
         case 'k': o.corpus.skip_bad = 1; break;
         case 'q': quiet = 1; break;
         case 'f': o.force = 1; break;
-        default: return idx_cli_usage("build", "bad option");
+        default: idx_chunk_cli_free(chunker); return idx_cli_usage("build", "bad option");
         }
     }
-    if (!out) return idx_cli_usage("build", "missing -o INDEX");
-    if (optind >= argc) return idx_cli_usage("build", "no input given");
+    if (!out) { idx_chunk_cli_free(chunker); return idx_cli_usage("build", "missing -o INDEX"); }
+    if (optind >= argc) { idx_chunk_cli_free(chunker); return idx_cli_usage("build", "no input given"); }
     if (!quiet) o.progress = idx_cli_progress;
     idx_index_build_stats st;
-    idx_err e = idx_index_build(out, (const char *const *)(argv + optind), (size_t)(argc - optind), &o, &st);
+    idx_err e = chunker ? idx_chunk_cli_setup(chunker, &o) : IDX_OK;
+    if (e == IDX_OK) e = idx_index_build(out, (const char *const *)(argv + optind), (size_t)(argc - optind), &o, &st);
+    idx_chunk_cli_free(chunker);
     if (!quiet) fprintf(stderr, "\n");
     if (e != IDX_OK) return idx_cli_fail("build", e);
     if (!quiet)
@@ -167,7 +172,8 @@ IDX_CLI_COMMAND(build, cmd_build, "build an index (FM-index + document store) fr
                 "  --id-field F           JSON field with the id (default _id, then id)\n"
                 "  --skip-bad             skip malformed documents instead of failing\n"
                 "  -q, --quiet            no progress on stderr\n"
-                "  -f, --force            replace an existing INDEX\n");
+                "  -f, --force            replace an existing INDEX\n"
+                IDX_CHUNK_CLI_USAGE);
 
 /* ---- count ------------------------------------------------------------------ */
 
@@ -323,8 +329,11 @@ static int cmp_hit(const void *a, const void *b) {
 static int cmd_find(int argc, char **argv) {
     static const struct option lo[] = {{"limit", required_argument, 0, 'n'}, {"context", required_argument, 0, 'c'},
                                        {"json", no_argument, 0, 'j'},         {"hex", no_argument, 0, 'x'},
-                                       {"timing", no_argument, 0, 'T'},       {0, 0, 0, 0}};
+                                       {"timing", no_argument, 0, 'T'},       {"level", required_argument, 0, 'L'},
+                                       {0, 0, 0, 0}};
     uint64_t limit = 10, context = 40;
+    int doc_level = 0; /* --level doc: chunked index, report documents (tools/chunk_cli.h) */
+    idx_chunkmap *cmap = NULL;
     timings tl = {0}, tc = {0};
     int json = 0, hex = 0, c;
     optind = 0;
@@ -340,6 +349,10 @@ static int cmd_find(int argc, char **argv) {
         case 'j': json = 1; break;
         case 'x': hex = 1; break;
         case 'T': g_timing = 1; break;
+        case 'L':
+            if (strcmp(optarg, "doc") && strcmp(optarg, "chunk")) return idx_cli_usage("find", "--level is doc or chunk");
+            doc_level = strcmp(optarg, "doc") == 0;
+            break;
         default: return idx_cli_usage("find", "bad option");
         }
     }
@@ -365,6 +378,7 @@ static int cmd_find(int argc, char **argv) {
     int rc = 0;
     idx_err e = idx_fm_open(dir, 0, &fm);
     if (e == IDX_OK) e = idx_docs_open(dir, 0, &docs);
+    if (e == IDX_OK && doc_level) e = idx_chunk_cli_open_map(dir, &cmap);
     if (e != IDX_OK) {
         rc = idx_cli_fail("find", e);
         goto out;
@@ -414,19 +428,27 @@ static int cmd_find(int argc, char **argv) {
             goto out;
         }
         if (g_timing) timings_add(&tc, idx_now() - t0);
+        uint64_t rdoc = hits[i].doc, roff = hits[i].off, rstart = start;
+        if (cmap) {
+            if ((e = idx_chunk_cli_to_doc(cmap, hits[i].doc, hits[i].off, id, idlen, &rdoc, &roff, &idlen)) != IDX_OK) {
+                rc = idx_cli_fail("find", e);
+                goto out;
+            }
+            rstart = roff - (hits[i].off - start);
+        }
         if (json) {
             json_error_t jerr;
             json_t *mj = json_loadb(meta, metalen, 0, &jerr);
-            json_t *j = json_pack("{s:I, s:o, s:I, s:I, s:o, s:o}", "doc", (json_int_t)hits[i].doc, "id",
-                                  json_bytes(id, idlen), "offset", (json_int_t)hits[i].off, "context_offset",
-                                  (json_int_t)start, "context", json_bytes(ctx.data ? ctx.data : "", ctx.len),
+            json_t *j = json_pack("{s:I, s:o, s:I, s:I, s:o, s:o}", "doc", (json_int_t)rdoc, "id",
+                                  json_bytes(id, idlen), "offset", (json_int_t)roff, "context_offset",
+                                  (json_int_t)rstart, "context", json_bytes(ctx.data ? ctx.data : "", ctx.len),
                                   "metadata", mj ? mj : json_object());
             print_json_line(j);
             json_decref(j);
         } else {
-            printf("%llu\t", (unsigned long long)hits[i].doc);
+            printf("%llu\t", (unsigned long long)rdoc);
             put_escaped(stdout, id, idlen);
-            printf("\t%llu\t", (unsigned long long)hits[i].off);
+            printf("\t%llu\t", (unsigned long long)roff);
             put_escaped(stdout, ctx.data ? ctx.data : "", ctx.len);
             printf("\t%.*s\n", (int)metalen, meta);
         }
@@ -442,6 +464,7 @@ out:
     free(ranges);
     idx_docs_close(docs);
     idx_fm_close(fm);
+    idx_chunkmap_close(cmap);
     if (fflush(stdout) != 0 && rc == 0) rc = 1;
     return rc;
 }
@@ -452,6 +475,8 @@ IDX_CLI_COMMAND(find, cmd_find, "documents containing a byte string, with offset
                 "  doc number, external id, byte offset, context window (escaped), metadata JSON.\n"
                 "  --limit N (default 10) occurrences, --context N (default 40) bytes each side,\n"
                 "  --json one JSON object per occurrence, --hex STRING given as hex bytes,\n"
+                "  --level doc (index built with --chunker): document number, id and offset in the\n"
+                "  document instead of the chunk's (context from the chunk, metadata the chunk's),\n"
                 "  --timing latency of locate and of the context fetch per occurrence on stderr.\n");
 
 /* ---- show ------------------------------------------------------------------- */

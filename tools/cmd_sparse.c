@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "chunk_cli.h"
 #include "idx_cli.h"
 #include "idx_cli_dense.h"
 #include "idx_eval.h"
@@ -29,7 +30,9 @@ enum { O_TEXT = 1000, O_ID, O_TITLE, O_SKIP, O_ANALYZER, O_INTO, O_FORCE, O_K1, 
     "Title and text are both indexed. SPEC: comma-separated key=value, keys stemmer (porter,\n" \
     "english, none, any Snowball language), stopwords (lucene, none), casefold, accents,\n" \
     "possessive (0/1), min_len, max_len. Default: stemmer=english,stopwords=lucene.\n" \
-    "--memory bounds the postings held in memory (default 1G); past it a new segment starts.\n"
+    "--memory bounds the postings held in memory (default 1G); past it a new segment starts.\n" \
+    "--chunker NAME [chunker options] (with -o): index chunks; also writes the document store, FM-index\n" \
+    "and chunk map of `idx build --chunker` (results are chunks: ids DOC#K, metadata doc/start/end).\n"
 
 static int cmd_index_sparse(int argc, char **argv) {
     static const struct option opts[] = {
@@ -44,6 +47,8 @@ static int cmd_index_sparse(int argc, char **argv) {
     idx_text_config cfg;
     idx_text_config_default(&cfg);
     idx_corpus_opts co = {0};
+    idx_chunk_cli *chunker = NULL; /* --chunker: index chunks (tools/chunk_cli.h) */
+    if (idx_chunk_cli_extract(argv[0], &argc, argv, &chunker)) return 2;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
@@ -71,9 +76,24 @@ static int cmd_index_sparse(int argc, char **argv) {
     idx_progress prog;
     idx_progress_init(&prog, quiet ? NULL : idx_cli_progress, NULL);
     double t0 = idx_now();
-    idx_err e = out ? idx_sparse_build_from_corpus(out, (const char *const *)argv + optind, (size_t)(argc - optind),
-                                                   &co, &cfg, force, memory, &prog)
-                    : idx_sparse_build_from_store(into, &cfg, force, memory, &prog);
+    idx_err e;
+    if (chunker && out) {
+        /* chunks: the document store (and FM-index) of `idx build --chunker`, then the sparse part over it */
+        idx_index_build_opts bo;
+        memset(&bo, 0, sizeof bo);
+        bo.corpus = co;
+        bo.force = force;
+        e = idx_chunk_cli_setup(chunker, &bo);
+        if (!e) e = idx_index_build(out, (const char *const *)argv + optind, (size_t)(argc - optind), &bo, NULL);
+        if (!e) e = idx_sparse_build_from_store(out, &cfg, 1, memory, &prog);
+    } else if (chunker) {
+        e = idx_fail(IDX_ERR_INVALID, "--chunker needs -o (with --into, build the index with idx build --chunker)");
+    } else {
+        e = out ? idx_sparse_build_from_corpus(out, (const char *const *)argv + optind, (size_t)(argc - optind), &co,
+                                               &cfg, force, memory, &prog)
+                : idx_sparse_build_from_store(into, &cfg, force, memory, &prog);
+    }
+    idx_chunk_cli_free(chunker);
     if (!quiet) fprintf(stderr, "\n");
     if (e) return idx_cli_fail(argv[0], e);
     idx_sparse *s;
@@ -95,6 +115,7 @@ IDX_CLI_COMMAND(index-sparse, cmd_index_sparse, "build a BM25 inverted index (sp
     "to RUN (default stdout) and throughput and latency figures to stderr.\n" \
     "--lucene-norms: quantise document lengths like Lucene's 1-byte norms (to compare);\n" \
     "--max-query-terms N: distinct analysed terms allowed (default 1024).\n" \
+    "--level doc: on an index of chunks (--chunker), the best chunk per document (ids without #K).\n" \
     IDX_CLI_RETRIEVE_MODE_USAGE
 
 static int cmp_double(const void *a, const void *b) {
@@ -155,10 +176,11 @@ static int cmd_retrieve(int argc, char **argv) {
         {"exhaustive", no_argument, 0, O_EXH}, {"queries", required_argument, 0, O_QUERIES},
         {"output", required_argument, 0, 'o'}, {"tag", required_argument, 0, O_TAG},
         {"snippet", required_argument, 0, O_SNIP}, {"max-query-terms", required_argument, 0, O_MAXQ},
-        {0, 0, 0, 0}};
+        {"level", required_argument, 0, 2001}, {0, 0, 0, 0}};
     idx_sparse_params p;
     idx_sparse_params_default(&p);
     int json = 0, c, ksetd = 0;
+    int doc_level = 0; /* --level doc: index of chunks, best chunk per document (tools/chunk_cli.h) */
     const char *queries = NULL, *outp = NULL, *tag = "idx-bm25";
     long snip = 200;
     char *end;
@@ -174,6 +196,10 @@ static int cmd_retrieve(int argc, char **argv) {
             break;
         }
         case 2000: p.lucene_norms = 1; break;
+        case 2001:
+            if (strcmp(optarg, "doc") && strcmp(optarg, "chunk")) return idx_cli_usage(argv[0], "--level is doc or chunk");
+            doc_level = strcmp(optarg, "doc") == 0;
+            break;
         case O_K1: p.k1 = strtod(optarg, &end); if (*end || !(p.k1 >= 0) || p.k1 > 1000) return idx_cli_usage(argv[0], "--k1 must be a number >= 0"); break;
         case O_B: p.b = strtod(optarg, &end); if (*end || !(p.b >= 0 && p.b <= 1)) return idx_cli_usage(argv[0], "--b must be in [0, 1]"); break;
         case O_JSON: json = 1; break;
@@ -191,6 +217,8 @@ static int cmd_retrieve(int argc, char **argv) {
     if (!queries && optind >= argc) return idx_cli_usage(argv[0], "no query given (or use --queries FILE)");
     if (queries && optind < argc) return idx_cli_usage(argv[0], "give either a QUERY or --queries FILE");
     if (queries && !ksetd) p.k = 1000;
+    size_t want = p.k;
+    if (doc_level) p.k = p.k * 8 < 1000000 ? p.k * 8 : 1000000; /* chunks fetched to fill k documents */
     idx_sparse *s = NULL;
     idx_sparse_searcher *q = NULL;
     idx_sparse_hit *hits = NULL;
@@ -199,6 +227,11 @@ static int cmd_retrieve(int argc, char **argv) {
     double *lat = NULL;
     int rc = 0;
     idx_err e = idx_sparse_open(index, IDX_FILE_VERIFY, &s);
+    if (!e && doc_level) { /* only on an index of chunks */
+        idx_chunkmap *cm = NULL;
+        e = idx_chunk_cli_open_map(index, &cm);
+        idx_chunkmap_close(cm);
+    }
     if (!e) e = idx_sparse_searcher_new(s, &q);
     if (!e) e = idx_xmalloc(p.k * sizeof *hits, &hits);
     if (e) { rc = idx_cli_fail(argv[0], e); goto done; }
@@ -213,6 +246,7 @@ static int cmd_retrieve(int argc, char **argv) {
         idx_sparse_stats st;
         double t0 = idx_now();
         if (!e) e = idx_sparse_search(q, qb.data ? qb.data : "", qb.len, &p, hits, &n, &st);
+        if (!e && doc_level) e = idx_chunk_cli_best_per_doc(s, hits, &n, want);
         double ms = (idx_now() - t0) * 1000;
         if (e) { idx_buf_free(&qb); rc = idx_cli_fail(argv[0], e); goto done; }
         if (json) printf("{\"query\":"), print_json_str(stdout, qb.data ? qb.data : "", qb.len), printf(",\"took_ms\":%.3f,\"hits\":[", ms);
@@ -227,6 +261,7 @@ static int cmd_retrieve(int argc, char **argv) {
             if ((e = idx_docs_id(d, hits[i].doc, &id, &il)) || (e = idx_docs_title(d, hits[i].doc, &title, &tl)) ||
                 (e = idx_docs_len(d, hits[i].doc, &dl)) || (e = idx_docs_text(d, hits[i].doc, 0, dl, &text)))
                 break;
+            if (doc_level) il = idx_chunk_cli_doc_id_len(id, il);
             size_t so = snip ? idx_sparse_snippet_start(q, text.data ? text.data : "", text.len, (size_t)snip) : 0;
             size_t sl = text.len - so < (size_t)snip ? text.len - so : (size_t)snip;
             while (sl > 0 && so + sl < text.len && ((unsigned char)text.data[so + sl] & 0xC0) == 0x80) sl--;
@@ -270,6 +305,7 @@ static int cmd_retrieve(int argc, char **argv) {
         size_t n = 0;
         double a = idx_now();
         e = idx_sparse_search(q, qs->texts[i], strlen(qs->texts[i]), &p, hits, &n, NULL);
+        if (!e && doc_level) e = idx_chunk_cli_best_per_doc(s, hits, &n, want);
         if (e) {
             fprintf(stderr, "idx retrieve: query %s: %s\n", qs->ids[i], idx_errmsg());
             failed++;
@@ -281,6 +317,7 @@ static int cmd_retrieve(int argc, char **argv) {
             const char *id;
             size_t il;
             if ((e = idx_docs_id(idx_sparse_segment_store(s, hits[j].segment), hits[j].doc, &id, &il))) break;
+            if (doc_level) il = idx_chunk_cli_doc_id_len(id, il);
             put_run_line(out, qs->ids[i], id, il, j + 1, hits[j].score, tag);
         }
         lat[i] = idx_now() - a; /* search + id lookups + output, like the Xapian peer's get_mset + get_data */

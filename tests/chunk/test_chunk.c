@@ -396,6 +396,74 @@ static void test_ppl_rule(void **st) {
     idx_chunk_list_free(&l);
 }
 
+/* a "topic" model: a letter costs 1 nat unless it occurs in the text before
+ * `from` (the model's context), everything else 0 */
+static idx_err topic_lm(void *ud, const char *doc, size_t len, size_t from, size_t to, float *out) {
+    (void)ud;
+    (void)len;
+    for (size_t j = from; j < to; j++) {
+        int alpha = (doc[j] >= 'a' && doc[j] <= 'z');
+        out[j - from] = alpha && !memchr(doc, doc[j], from) ? 1.f : 0.f;
+    }
+    return IDX_OK;
+}
+
+static void test_ppl_window(void **st) {
+    (void)st;
+    /* depth of peaks: 2 (valleys 0 and 1) = 3 + 2, 4 (valleys 1 and 0) = 1 + 2 */
+    double g[] = {0, 1, 3, 1, 2, 0}, d[6];
+    assert_int_equal(idx_chunk_ppl_depth(g, 6, d), IDX_OK);
+    double want[] = {0, 0, 5, 0, 3, 0};
+    for (int i = 0; i < 6; i++) assert_true(fabs(d[i] - want[i]) < 1e-12);
+    double flat[] = {1, 1, 1};
+    assert_int_equal(idx_chunk_ppl_depth(flat, 3, d), IDX_OK);
+    assert_true(d[0] == 0 && d[1] == 0 && d[2] == 0);
+    double bad[] = {0, NAN};
+    assert_int_equal(idx_chunk_ppl_depth(bad, 2, d), IDX_ERR_INVALID);
+
+    /* two topics of three sentences: the gap after sentence 2 is the only
+     * one whose next 2 sentences the preceding text does not predict */
+    const char *t = "Xx xx. Xx xx. Xx xx. Yy yy. Yy yy. Yy yy.";
+    idx_chunk_opts o;
+    idx_chunk_opts_init(&o, IDX_CHUNK_PPL);
+    o.lm.nll = topic_lm;
+    o.ppl_rule = 2;
+    o.ppl_window = 2;
+    idx_chunk_list l = run(&o, t, strlen(t));
+    assert_int_equal(l.n, 2);
+    assert_int_equal(l.spans[0].end, strlen("Xx xx. Xx xx. Xx xx. "));
+    idx_chunk_list_free(&l);
+    /* a threshold above the depth: no cut; the K rule: 12 words / 6 -> 1 cut */
+    o.ppl_threshold = 10;
+    l = run(&o, t, strlen(t));
+    assert_int_equal(l.n, 1);
+    idx_chunk_list_free(&l);
+    o.target_words = 6;
+    l = run(&o, t, strlen(t));
+    assert_int_equal(l.n, 2);
+    assert_int_equal(l.spans[0].end, strlen("Xx xx. Xx xx. Xx xx. "));
+    idx_chunk_list_free(&l);
+    /* forward direction only: the same cut */
+    o.ppl_one_sided = 1;
+    l = run(&o, t, strlen(t));
+    assert_int_equal(l.n, 2);
+    assert_int_equal(l.spans[0].end, strlen("Xx xx. Xx xx. Xx xx. "));
+    idx_chunk_list_free(&l);
+    o.ppl_one_sided = 0;
+    /* the contrast model = the model: all gains 0, no peak, no cut */
+    o.target_words = 0;
+    o.ppl_threshold = 0;
+    o.lm_contrast.nll = topic_lm;
+    l = run(&o, t, strlen(t));
+    assert_int_equal(l.n, 1);
+    idx_chunk_list_free(&l);
+    /* short documents: one chunk */
+    o.lm_contrast.nll = NULL;
+    l = run(&o, "Xx. Yy.", 7);
+    assert_int_equal(l.n, 1);
+    idx_chunk_list_free(&l);
+}
+
 /* naive count of (possibly overlapping) occurrences of p in t */
 static size_t naive_count(const char *t, size_t n, const char *p, size_t m) {
     if (m == 0) return n;
@@ -533,7 +601,7 @@ int main(void) {
         cmocka_unit_test(test_fixed),            cmocka_unit_test(test_recursive),
         cmocka_unit_test(test_markdown),         cmocka_unit_test(test_rst),
         cmocka_unit_test(test_merge),            cmocka_unit_test(test_metrics),
-        cmocka_unit_test(test_ppl_rule),         cmocka_unit_test(test_reflm_naive),
+        cmocka_unit_test(test_ppl_rule), cmocka_unit_test(test_ppl_window),         cmocka_unit_test(test_reflm_naive),
         cmocka_unit_test(test_invariants_generated), cmocka_unit_test(test_no_punctuation_large),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

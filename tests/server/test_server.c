@@ -275,7 +275,7 @@ static int setup(void **state) {
     build_index();
     char args[2048];
     snprintf(args, sizeof args,
-             "--threads 4 --api-key-file '%s' --max-body 65536 --max-query 256 --max-batch 50 "
+             "--threads 4 --timeout-ms 300000 --api-key-file '%s' --max-body 65536 --max-query 256 --max-batch 50 "
              "--pid-file '%s/pid' '%s'",
              g_keyfile, g_dir, g_index);
     g_pid = start_server(args, &g_port);

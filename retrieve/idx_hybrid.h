@@ -25,7 +25,7 @@ typedef enum { IDX_FUSION_ZSCORE = 0, IDX_FUSION_MINMAX = 1, IDX_FUSION_RRF = 2 
 
 typedef struct {
     idx_retrieve_mode mode;
-    idx_fusion fusion;        /* hybrid: default z-score (measured best on SciFact train, docs/dense.md) */
+    idx_fusion fusion;        /* hybrid: default z-score (measured best on SciFact train, README.md "Dense and hybrid retrieval") */
     double rrf_k;             /* 0 = 60 */
     double dense_weight;      /* score fusion: weight of dense, BM25 gets 1 - w; 0 = 0.5 */
     size_t depth;             /* candidates taken from each side; 0 = max(k, 100) */

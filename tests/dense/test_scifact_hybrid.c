@@ -7,7 +7,7 @@
  * the model (scripts/fetch_use_model.sh) is absent. Slow: several minutes of
  * embedding on two cores; labelled "slow".
  *
- * The fusion settings are the ones documented in docs/dense.md, chosen on
+ * The fusion settings are the ones documented in README.md "Dense and hybrid retrieval", chosen on
  * SciFact's train queries, not on the test queries asserted here.
  * Environment: IDX_SHARED_DATA overrides the data directory, IDX_USE_MODEL
  * the model directory, IDX_SCIFACT_KEEP=DIR keeps (and reuses) the index.
@@ -149,7 +149,7 @@ static void test_scifact(void **st) {
     print_message("  dense (USE lite, passages)  %.4f   %.4f\n", d.ndcg10, d.recall100);
     print_message("  hybrid (%s, w=%.2f)      %.4f   %.4f\n", FUSION == IDX_FUSION_RRF ? "rrf" : FUSION == IDX_FUSION_MINMAX ? "minmax" : "zscore",
                   DENSE_WEIGHT, y.ndcg10, y.recall100);
-    assert_true(b.ndcg10 > 0.6); /* sanity: the BM25 figure of docs/sparse.md */
+    assert_true(b.ndcg10 > 0.6); /* sanity: the BM25 figure of README.md "Sparse retrieval" */
     assert_true(y.ndcg10 > b.ndcg10);
     assert_true(y.ndcg10 > d.ndcg10);
     idx_sparse_close(sp);

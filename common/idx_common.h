@@ -87,6 +87,11 @@ idx_err idx_buf_append(idx_buf *b, const void *data, size_t n);
 idx_err idx_buf_printf(idx_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void idx_buf_free(idx_buf *b);
 
+/* A JSON string of bytes that may not be valid UTF-8: each invalid byte
+ * becomes U+FFFD, so text from a corpus or a benchmark never turns into an
+ * empty or missing string. New reference; NULL only on allocation failure. */
+json_t *idx_json_text(const char *p, size_t n);
+
 /* Whole-file read (with .zst/.gz decompression by extension) into *out
  * (NUL-terminated, owned by the caller). max_bytes 0 = no limit. */
 idx_err idx_read_file(const char *path, size_t max_bytes, idx_buf *out);

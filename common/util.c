@@ -229,3 +229,21 @@ idx_err idx_progress_tick(idx_progress *p, const char *phase, uint64_t done, uin
     if (p->fn(p->ud, &info)) return idx_fail(IDX_ERR_CANCELLED, "cancelled during %s", phase);
     return IDX_OK;
 }
+
+json_t *idx_json_text(const char *p, size_t n) {
+    if (idx_utf8_valid(p, n)) return json_stringn(p, n);
+    idx_buf b = {0};
+    for (size_t i = 0; i < n;) {
+        size_t l = idx_utf8_charlen((const unsigned char *)p + i, n - i);
+        if (l > n - i || !idx_utf8_valid(p + i, l)) {
+            if (idx_buf_append(&b, "\xEF\xBF\xBD", 3)) break;
+            i += 1;
+        } else {
+            if (idx_buf_append(&b, p + i, l)) break;
+            i += l;
+        }
+    }
+    json_t *s = json_stringn(b.data ? b.data : "", b.len);
+    idx_buf_free(&b);
+    return s;
+}

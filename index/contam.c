@@ -311,3 +311,35 @@ idx_err idx_contam_run(const idx_ngram_src *s, const idx_contam_set *set, const 
     free(th);
     return e;
 }
+
+json_t *idx_contam_entry_json(const idx_contam_entry *en, const idx_contam_result *r, const idx_docs *docs) {
+    json_t *o = json_pack("{s:s,s:s,s:s,s:o,s:s,s:I}", "benchmark", en->benchmark, "subject", en->subject, "split",
+                          en->split, "id", idx_json_text(en->id, strlen(en->id)), "source", en->source, "line",
+                          (json_int_t)en->line);
+    if (!o) return NULL;
+    if (r->skipped) {
+        json_object_set_new(o, "skipped", json_string(en->skip ? en->skip : "skipped"));
+        return o;
+    }
+    json_object_set_new(o, "windows", json_integer(r->windows));
+    json_object_set_new(o, "matched", json_integer(r->matched));
+    json_object_set_new(o, "score", json_real(r->score));
+    json_object_set_new(o, "class", json_string(idx_contam_class_name(r->cls)));
+    if (r->span_searched) {
+        json_t *sp = json_object();
+        json_object_set_new(sp, "text", idx_json_text(en->text + r->span_off, (size_t)r->span_len));
+        json_object_set_new(sp, "offset", json_integer((json_int_t)r->span_off));
+        json_object_set_new(sp, "bytes", json_integer((json_int_t)r->span_len));
+        json_object_set_new(sp, "capped", json_boolean(r->span_capped));
+        if (r->span_found) {
+            const char *id = NULL;
+            size_t idl = 0;
+            if (docs && idx_docs_id(docs, r->span_doc, &id, &idl) == IDX_OK)
+                json_object_set_new(sp, "doc", idx_json_text(id, idl));
+            json_object_set_new(sp, "doc_number", json_integer((json_int_t)r->span_doc));
+            json_object_set_new(sp, "doc_offset", json_integer((json_int_t)r->span_doc_off));
+        }
+        json_object_set_new(o, "longest_span", sp);
+    }
+    return o;
+}

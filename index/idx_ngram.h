@@ -257,6 +257,11 @@ idx_err idx_contam_run(const idx_ngram_src *s, const idx_contam_set *set, const 
                        idx_contam_result *results, idx_progress_fn progress, void *progress_ud);
 
 const char *idx_contam_class_name(idx_contam_class c);
+/* The per-entry report as JSON (benchmark, subject, split, id, source, line;
+ * windows, matched, score, class and longest_span, or skipped), the shape of
+ * `idx contam --json` and POST /v1/contamination. docs (may be NULL) names the
+ * document of the span. New reference; NULL on allocation failure. */
+json_t *idx_contam_entry_json(const idx_contam_entry *en, const idx_contam_result *r, const idx_docs *docs);
 
 #ifdef __cplusplus
 }

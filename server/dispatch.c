@@ -161,23 +161,7 @@ void idx_server_fail(idx_server_ctx *c, idx_err e) {
     }
 }
 
-json_t *idx_server_json_text(const char *p, size_t n) {
-    if (idx_utf8_valid(p, n)) return json_stringn(p, n);
-    idx_buf b = {0};
-    for (size_t i = 0; i < n;) {
-        size_t l = idx_utf8_charlen((const unsigned char *)p + i, n - i);
-        if (l > n - i || !idx_utf8_valid(p + i, l)) {
-            if (idx_buf_append(&b, "\xEF\xBF\xBD", 3)) break;
-            i += 1;
-        } else {
-            if (idx_buf_append(&b, p + i, l)) break;
-            i += l;
-        }
-    }
-    json_t *s = json_stringn(b.data ? b.data : "", b.len);
-    idx_buf_free(&b);
-    return s;
-}
+json_t *idx_server_json_text(const char *p, size_t n) { return idx_json_text(p, n); }
 
 idx_err idx_server_buf_str(idx_buf *b, const char *p, size_t n) {
     static const char hex[] = "0123456789abcdef";

@@ -12,6 +12,7 @@
 
 #include "chunk_cli.h"
 #include "idx_cli.h"
+#include "idx_cli_dense.h"
 #include "idx_index.h"
 
 /* ---- helpers ---------------------------------------------------------------- */
@@ -102,6 +103,11 @@ static int cmd_build(int argc, char **argv) {
     int quiet = 0;
     idx_chunk_cli *chunker = NULL; /* --chunker: index chunks (tools/chunk_cli.h) */
     if (idx_chunk_cli_extract("build", &argc, argv, &chunker)) return 2;
+    idx_dense_cli *dense = NULL; /* --dense MODEL: embed before publishing (tools/cmd_dense.c) */
+    if (idx_dense_cli_extract("build", &argc, argv, &dense)) {
+        idx_chunk_cli_free(chunker);
+        return 2;
+    }
     optind = 0;
     int c;
     while ((c = getopt_long(argc, argv, "o:qf", lo, NULL)) != -1) {
@@ -136,18 +142,24 @@ static int cmd_build(int argc, char **argv) {
         case 'k': o.corpus.skip_bad = 1; break;
         case 'q': quiet = 1; break;
         case 'f': o.force = 1; break;
-        default: idx_chunk_cli_free(chunker); return idx_cli_usage("build", "bad option");
+        default: idx_chunk_cli_free(chunker); idx_dense_cli_free(dense); return idx_cli_usage("build", "bad option");
         }
     }
-    if (!out) { idx_chunk_cli_free(chunker); return idx_cli_usage("build", "missing -o INDEX"); }
-    if (optind >= argc) { idx_chunk_cli_free(chunker); return idx_cli_usage("build", "no input given"); }
+    if (!out) { idx_chunk_cli_free(chunker); idx_dense_cli_free(dense); return idx_cli_usage("build", "missing -o INDEX"); }
+    if (optind >= argc) { idx_chunk_cli_free(chunker); idx_dense_cli_free(dense); return idx_cli_usage("build", "no input given"); }
     if (!quiet) o.progress = idx_cli_progress;
     idx_index_build_stats st;
     idx_err e = chunker ? idx_chunk_cli_setup(chunker, &o) : IDX_OK;
+    if (e == IDX_OK && dense) e = idx_dense_cli_setup(dense, &o);
     if (e == IDX_OK) e = idx_index_build(out, (const char *const *)(argv + optind), (size_t)(argc - optind), &o, &st);
     idx_chunk_cli_free(chunker);
     if (!quiet) fprintf(stderr, "\n");
-    if (e != IDX_OK) return idx_cli_fail("build", e);
+    if (e != IDX_OK) {
+        idx_dense_cli_free(dense);
+        return idx_cli_fail("build", e);
+    }
+    if (!quiet) idx_dense_cli_report(dense);
+    idx_dense_cli_free(dense);
     if (!quiet)
         fprintf(stderr,
                 "built %s: %llu documents, %llu bytes, %llu shards, index %llu bytes (%.1f%% of the corpus), "
@@ -173,7 +185,7 @@ IDX_CLI_COMMAND(build, cmd_build, "build an index (FM-index + document store) fr
                 "  --skip-bad             skip malformed documents instead of failing\n"
                 "  -q, --quiet            no progress on stderr\n"
                 "  -f, --force            replace an existing INDEX\n"
-                IDX_CHUNK_CLI_USAGE);
+                IDX_CHUNK_CLI_USAGE IDX_CLI_DENSE_BUILD_USAGE);
 
 /* ---- count ------------------------------------------------------------------ */
 

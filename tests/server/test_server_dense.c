@@ -29,6 +29,7 @@
 
 #include "idx_dense.h"
 #include "idx_encoder.h"
+#include "idx_index.h"
 
 #define MODEL IDX_SOURCE_DIR "/tests/encoder/data/tiny-st"
 #define KEY "dense-key-7"
@@ -744,6 +745,82 @@ static void test_concurrent(void **st) {
     }
 }
 
+
+/* ------------------------------------------------------------------------ */
+/* idx build --dense                                                          */
+/* ------------------------------------------------------------------------ */
+
+/* Row-by-row equality of two dense parts (exact when tol is 0). */
+static void assert_same_vectors(const char *ia, const char *ib, float tol) {
+    idx_dense_index *a, *b;
+    assert_int_equal(idx_dense_index_open(ia, 0, &a), IDX_OK);
+    assert_int_equal(idx_dense_index_open(ib, 0, &b), IDX_OK);
+    const idx_dense *sa = idx_dense_index_store(a), *sb = idx_dense_index_store(b);
+    assert_int_equal(idx_dense_rows(sa), idx_dense_rows(sb));
+    assert_int_equal(idx_dense_dim(sa), idx_dense_dim(sb));
+    float va[64], vb[64];
+    for (uint64_t r = 0; r < idx_dense_rows(sa); r++) {
+        assert_int_equal(idx_dense_row_doc(sa, r), idx_dense_row_doc(sb, r));
+        assert_int_equal(idx_dense_get(sa, r, va), IDX_OK);
+        assert_int_equal(idx_dense_get(sb, r, vb), IDX_OK);
+        for (uint32_t i = 0; i < idx_dense_dim(sa); i++) assert_true(fabsf(va[i] - vb[i]) <= tol);
+    }
+    idx_dense_index_close(a);
+    idx_dense_index_close(b);
+}
+
+static void test_build_dense(void **st) {
+    (void)st;
+    const char *bin = t_idx_bin();
+    char *ixb = t_path(g_dir, "ixb"), *ixr = t_path(g_dir, "ixr"), *ixc = t_path(g_dir, "ixc"), *bad = t_path(g_dir, "bad");
+    /* local model: the same vectors as idx build + idx embed, bit for bit */
+    assert_int_equal(t_sh("'%s' build -q -o '%s' '%s' --dense '%s' --dense-threads 1", bin, ixb, g_corpus, MODEL), 0);
+    assert_same_vectors(g_ix, ixb, 0.0f);
+    for (size_t q = 0; q < NQ; q++) {
+        char *a = run_out("'%s' retrieve '%s' --mode dense -k 6 --json '%s'", bin, g_ix, QUERIES[q]);
+        char *b = run_out("'%s' retrieve '%s' --mode dense -k 6 --json '%s'", bin, ixb, QUERIES[q]);
+        json_t *ja = json_loads(a, 0, NULL), *jb = json_loads(b, 0, NULL);
+        assert_same_hits(json_object_get(ja, "hits"), json_object_get(jb, "hits"), 0);
+        json_decref(ja);
+        json_decref(jb);
+        free(a);
+        free(b);
+    }
+    /* through the server (openai provider, key from a file, batches of 3) */
+    assert_int_equal(t_sh("'%s' build -q -o '%s' '%s' --dense tiny-st --dense-provider openai --dense-url "
+                          "http://127.0.0.1:%u --dense-api-key-file '%s' --dense-batch 3",
+                          bin, ixr, g_corpus, g_port, g_keyfile),
+                     0);
+    assert_same_vectors(g_ix, ixr, 1e-5f);
+    /* with a chunker: one row per chunk, the chunks being the index's documents */
+    assert_int_equal(t_sh("'%s' build -q -o '%s' '%s' --chunker fixed --size 4 --dense '%s' --dense-hnsw", bin, ixc, g_corpus, MODEL), 0);
+    idx_dense_index *x;
+    idx_docs *d;
+    assert_int_equal(idx_dense_index_open(ixc, 0, &x), IDX_OK);
+    assert_int_equal(idx_docs_open(ixc, 0, &d), IDX_OK);
+    assert_true(idx_docs_count(d) > NDOCS);
+    assert_int_equal(idx_dense_rows(idx_dense_index_store(x)), idx_docs_count(d));
+    assert_non_null(idx_dense_index_hnsw(x));
+    idx_docs_close(d);
+    idx_dense_index_close(x);
+    assert_int_equal(t_sh("test -d '%s/chunks'", ixc), 0);
+    /* failures publish nothing: a missing model, an unreachable service; usage errors exit 2 */
+    assert_int_equal(t_sh("'%s' build -q -o '%s' '%s' --dense '%s/nonexistent' 2>/dev/null", bin, bad, g_corpus, g_dir), 1);
+    assert_int_equal(t_sh("'%s' build -q -o '%s' '%s' --dense m --dense-provider openai --dense-url http://127.0.0.1:1 --dense-retries 0 "
+                          "2>/dev/null",
+                          bin, bad, g_corpus),
+                     1);
+    assert_int_not_equal(t_sh("test -e '%s'", bad), 0);
+    assert_int_equal(t_sh("'%s' build -q -o '%s' '%s' --dense-hnsw 2>/dev/null", bin, bad, g_corpus), 2);
+    assert_int_equal(t_sh("'%s' build -q -o '%s' '%s' --dense '%s' --dense-type f16 2>/dev/null", bin, bad, g_corpus, MODEL), 2);
+    assert_int_equal(t_sh("'%s' build -q -o '%s' '%s' --dense '%s' --dense-bogus 1 2>/dev/null", bin, bad, g_corpus, MODEL), 2);
+    assert_int_equal(t_sh("'%s' build -q -o '%s' '%s' --dense 2>/dev/null", bin, bad, g_corpus), 2);
+    free(ixb);
+    free(ixr);
+    free(ixc);
+    free(bad);
+}
+
 int main(void) {
     if (access(MODEL "/config.json", R_OK) != 0) {
         printf("SKIP: the tiny test model %s is absent (scripts/make_tiny_bert.py)\n", MODEL);
@@ -754,7 +831,7 @@ int main(void) {
         cmocka_unit_test(test_client_matches_encoder), cmocka_unit_test(test_embeddings_format),
         cmocka_unit_test(test_embeddings_errors),      cmocka_unit_test(test_cli_remote_provider),
         cmocka_unit_test(test_retrieve_equals_cli),    cmocka_unit_test(test_retrieve_errors),
-        cmocka_unit_test(test_concurrent),
+        cmocka_unit_test(test_concurrent),             cmocka_unit_test(test_build_dense),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     curl_global_cleanup();

@@ -34,7 +34,7 @@
 #define MODEL IDX_SOURCE_DIR "/tests/encoder/data/tiny-st"
 #define KEY "dense-key-7"
 
-static char *g_dir, *g_ix, *g_plain, *g_donly, *g_keyfile, *g_errlog, *g_corpus;
+static char *g_dir, *g_ix, *g_plain, *g_donly, *g_gone, *g_keyfile, *g_errlog, *g_corpus;
 static pid_t g_pid;
 static unsigned g_port;
 static CURL *g_curl;
@@ -216,6 +216,7 @@ static int setup(void **st) {
     g_ix = t_path(g_dir, "ix");
     g_plain = t_path(g_dir, "plain");
     g_donly = t_path(g_dir, "donly");
+    g_gone = t_path(g_dir, "gone");
     g_keyfile = t_path(g_dir, "key.txt");
     g_errlog = t_path(g_dir, "server.log");
     t_writes(g_keyfile, KEY "\n");
@@ -226,14 +227,18 @@ static int setup(void **st) {
                           bin, g_ix, g_corpus, bin, g_ix, bin, g_ix, MODEL),
                      0);
     assert_int_equal(t_sh("'%s' build -q -o '%s' '%s'", bin, g_plain, g_corpus), 0);
-    assert_int_equal(t_sh("'%s' build -q -o '%s' '%s' && '%s' embed '%s' --model '%s' --quiet --threads 1 2>/dev/null",
+    assert_int_equal(t_sh("'%s' build -q -o '%s' '%s' && '%s' embed '%s' --model '%s' --hnsw --quiet --threads 1 2>/dev/null",
                           bin, g_donly, g_corpus, bin, g_donly, MODEL),
+                     0);
+    /* an index whose recorded model is gone by the time it is served */
+    assert_int_equal(t_sh("cp -r '%s' '%s/model-copy' && '%s' build -q -o '%s' '%s' --dense '%s/model-copy' && rm -rf '%s/model-copy'",
+                          MODEL, g_dir, bin, g_gone, g_corpus, g_dir, g_dir),
                      0);
     char args[2048];
     snprintf(args, sizeof args,
              "--threads 2 --api-key-file '%s' --max-batch 50 --max-text 2k --model tiny-st='%s' --model 'alt=%s' "
-             "ix='%s' plain='%s' donly='%s'",
-             g_keyfile, MODEL, MODEL, g_ix, g_plain, g_donly);
+             "ix='%s' plain='%s' donly='%s' gone='%s' --pid-file '%s/serve.pid'",
+             g_keyfile, MODEL, MODEL, g_ix, g_plain, g_donly, g_gone, g_dir);
     g_pid = start_server(args, &g_port);
     g_curl = curl_easy_init();
     assert_int_equal(idx_encoder_load(MODEL, NULL, &g_enc), IDX_OK);
@@ -255,6 +260,7 @@ static int teardown(void **st) {
     free(g_ix);
     free(g_plain);
     free(g_donly);
+    free(g_gone);
     free(g_keyfile);
     free(g_errlog);
     free(g_corpus);
@@ -655,6 +661,53 @@ static void test_retrieve_errors(void **st) {
                  "unsupported", "rerank", 0);
 }
 
+/* HNSW through the server equals the CLI; a missing model is 503 for dense
+ * requests only; a reload keeps dense retrieval working; deadlines. */
+static void test_hnsw_unavailable_reload_deadline(void **st) {
+    (void)st;
+    const char *bin = t_idx_bin();
+    for (size_t q = 0; q < NQ; q++) {
+        char *out = run_out("'%s' retrieve '%s' --mode dense --hnsw --ef 8 -k 4 --json '%s'", bin, g_donly, QUERIES[q]);
+        json_t *cli = json_loads(out, 0, NULL);
+        free(out);
+        json_t *srv = post("/v1/retrieve",
+                           json_pack("{s:s,s:s,s:s,s:i,s:{s:b,s:i}}", "index", "donly", "mode", "dense", "query", QUERIES[q],
+                                     "k", 4, "dense", "hnsw", 1, "ef", 8),
+                           200);
+        assert_same_hits(json_object_get(cli, "hits"), json_object_get(srv, "hits"), 1e-6);
+        json_decref(cli);
+        json_decref(srv);
+    }
+    assert_error(post("/v1/retrieve", json_pack("{s:s,s:s,s:s}", "index", "gone", "mode", "dense", "query", "x"), 503),
+                 "unavailable", "model-copy", 0);
+    json_decref(post("/v1/retrieve", json_pack("{s:s,s:s,s:s}", "index", "gone", "mode", "sparse", "query", "x"), 400));
+    json_decref(post("/v1/count", json_pack("{s:s,s:s}", "index", "gone", "query", "bread"), 200));
+    /* SIGHUP: a new set (new handles, the model loaded again) answers the same */
+    json_t *before = post("/v1/retrieve", json_pack("{s:s,s:s,s:s,s:i}", "index", "ix", "mode", "hybrid", "query", "chess game", "k", 3), 200);
+    assert_int_equal(t_sh("'%s' serve --reload --pid-file '%s/serve.pid'", bin, g_dir), 0);
+    for (int i = 0; i < 50; i++) { /* the reload is asynchronous: wait for the metric */
+        resp r;
+        http("GET", "/metrics", NULL, &r);
+        int done = strstr(r.body.data, "idx_index_reloads_total{result=\"ok\"} 2") != NULL;
+        idx_buf_free(&r.body);
+        if (done) break;
+        usleep(100000);
+    }
+    json_t *after = post("/v1/retrieve", json_pack("{s:s,s:s,s:s,s:i}", "index", "ix", "mode", "hybrid", "query", "chess game", "k", 3), 200);
+    assert_same_hits(json_object_get(before, "hits"), json_object_get(after, "hits"), 0);
+    json_decref(before);
+    json_decref(after);
+    /* a deadline passed between groups of 32: 504 */
+    json_t *many = json_array();
+    for (int i = 0; i < 40; i++) json_array_append_new(many, json_string("a text to embed"));
+    assert_error(post("/v1/embeddings", json_pack("{s:o,s:s,s:f}", "input", many, "model", "tiny-st", "timeout_ms", 1e-6), 504),
+                 "timeout", "deadline", 0);
+    many = json_array();
+    for (int i = 0; i < 40; i++) json_array_append_new(many, json_string("a query"));
+    assert_error(post("/v1/retrieve", json_pack("{s:s,s:s,s:o,s:f}", "index", "ix", "mode", "dense", "queries", many, "timeout_ms", 1e-6), 504),
+                 "timeout", "deadline", 0);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Concurrent clients                                                         */
 /* ------------------------------------------------------------------------ */
@@ -831,6 +884,7 @@ int main(void) {
         cmocka_unit_test(test_client_matches_encoder), cmocka_unit_test(test_embeddings_format),
         cmocka_unit_test(test_embeddings_errors),      cmocka_unit_test(test_cli_remote_provider),
         cmocka_unit_test(test_retrieve_equals_cli),    cmocka_unit_test(test_retrieve_errors),
+        cmocka_unit_test(test_hnsw_unavailable_reload_deadline),
         cmocka_unit_test(test_concurrent),             cmocka_unit_test(test_build_dense),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);

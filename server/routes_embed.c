@@ -232,7 +232,7 @@ static idx_err put_base64(idx_buf *b, const unsigned char *p, size_t n) {
 /* A float32 as the shortest text that reads back to the same float (%.9g). */
 static idx_err put_float(idx_buf *b, float x) {
     char num[32];
-    if (!isfinite(x)) return idx_buf_append(b, "0", 1); /* the encoder never gives one */
+    if (!isfinite(x)) return idx_fail(IDX_ERR_INTERNAL, "the encoder produced a non-finite value");
     int l = snprintf(num, sizeof num, "%.9g", (double)x);
     return idx_buf_append(b, num, (size_t)l);
 }
@@ -364,6 +364,8 @@ void idx_server_h_embeddings(idx_server_ctx *c) {
         for (size_t r = 0; r < m && !e; r++) {
             e = idx_buf_printf(&out, "%s{\"object\":\"embedding\",\"index\":%zu,\"embedding\":", i + r ? "," : "", i + r);
             const float *x = vec + r * dim;
+            for (size_t d = 0; !e && d < dim; d++)
+                if (!isfinite(x[d])) e = idx_fail(IDX_ERR_INTERNAL, "the encoder produced a non-finite value");
             if (!e && b64) {
                 unsigned char *raw = NULL;
                 if (!(e = idx_xmalloc(dim * 4, &raw))) {

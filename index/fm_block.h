@@ -17,7 +17,9 @@
 
 #include "idx_common.h"
 
+#ifndef IDX_FM_BLOCK_LB_DEFAULT
 #define IDX_FM_BLOCK_LB_DEFAULT 14u /* 16,384 symbols per block (measured, README) */
+#endif
 #define IDX_FM_BLOCK_LB_MIN 8u
 #define IDX_FM_BLOCK_LB_MAX 16u
 

@@ -275,6 +275,7 @@ static void test_every_flipped_byte(void **state) {
     (void)state;
     flipped_bytes(IDX_FM_LAYOUT_COMPACT);
     flipped_bytes(IDX_FM_LAYOUT_FAST);
+    flipped_bytes(IDX_FM_LAYOUT_SDSL);
 }
 
 static void test_truncated_and_newer(void **state) {

@@ -18,7 +18,7 @@
 #include "idx_common.h"
 
 #ifndef IDX_FM_BLOCK_LB_DEFAULT
-#define IDX_FM_BLOCK_LB_DEFAULT 14u /* 16,384 symbols per block (measured, README) */
+#define IDX_FM_BLOCK_LB_DEFAULT 15u /* 32,768 symbols per block (measured, README) */
 #endif
 #define IDX_FM_BLOCK_LB_MIN 8u
 #define IDX_FM_BLOCK_LB_MAX 16u

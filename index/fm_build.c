@@ -3,8 +3,10 @@
  * from the shard's text: suffix array by libdivsufsort (32-bit while the shard
  * is below 2^31 bytes, divsufsort64 beyond), then one pass over the suffix
  * array that streams the BWT (sentinel row removed) to a scratch file and
- * collects the text-order suffix-array samples, then the wavelet tree built by
- * sdsl from that file, and finally the file written section by section.
+ * collects the text-order suffix-array samples, then the rank structure from
+ * that file (compact: fm_block.c and fast: fm_fast.c over the mapped file;
+ * sdsl: its wavelet tree built by sdsl), and finally the file written section
+ * by section.
  * Peak memory: n (text, the caller's) + 4n or 8n (suffix array) + 8n/s;
  * the suffix array is freed before the wavelet tree is built.
  */

@@ -6,7 +6,7 @@
  * The damaged section is loaded with the original length and byte counts;
  * whatever loads is queried (rank of every byte value at every position,
  * inverse select, rank2) and deep-verified, which must accept the intact
- * section and object to any change that load let through (else abort). Also loads the raw input as a section. Never a
+ * section (else abort). Also loads the raw input as a section. Never a
  * crash, never an out-of-bounds read (run under ASan/UBSan by the replay).
  * Saved inputs in fuzz/corpus/fm_block/ are replayed by ctest.
  */
@@ -55,9 +55,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (idx_fm_block_load(a, len, L, counts, &f, "fuzz") == IDX_OK) {
         query_all(&f, L);
         idx_err e = idx_fm_block_verify(&f, "fuzz");
-        /* An intact section verifies; a changed one that verified would be a
-         * damaged byte deep verification missed. */
-        if (changed == (e == IDX_OK)) abort();
+        /* An intact section verifies. A changed one usually does not, but a
+         * change that keeps every line's popcount and every block's symbol
+         * frequencies re-encodes another valid sequence: only the section
+         * checksum (common/file.c) can tell, so that is not asserted here. */
+        if (!changed && e != IDX_OK) abort();
     }
     /* the raw input as a section, with counts claiming the input's own bytes */
     if (size >= 64 && size % 8 == 0) {

@@ -6,9 +6,9 @@
  * blocks; on random, skewed (deep Huffman codes), run-heavy (single-symbol
  * blocks) sequences and one block holding all 256 byte values, with block
  * sizes 2^8..2^16 and lengths around block boundaries. Deep verification
- * accepts every built section and finds every flipped byte without help from
- * checksums (load or verify fails), and queries on a damaged section that
- * still loads stay in bounds (ASan run).
+ * accepts every built section and finds every single-bit flip (masks 0x01 and
+ * 0x80 of every byte) without help from checksums (load or verify fails), and
+ * queries on a damaged section that still loads stay in bounds (ASan run).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -172,7 +172,7 @@ static void test_all_bytes_one_block(void **state) {
     free(s);
 }
 
-/* Every flipped byte is found by load or by deep verification, never a crash. */
+/* Every single-bit flip is found by load or by deep verification, never a crash. */
 static void test_flipped_bytes(void **state) {
     (void)state;
     uint64_t n = 3000;

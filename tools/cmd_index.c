@@ -130,7 +130,8 @@ static int cmd_build(int argc, char **argv) {
         case 'l':
             if (strcmp(optarg, "compact") == 0) o.layout = IDX_FM_LAYOUT_COMPACT;
             else if (strcmp(optarg, "fast") == 0) o.layout = IDX_FM_LAYOUT_FAST;
-            else return idx_cli_usage("build", "bad --layout '%s' (compact or fast)", optarg);
+            else if (strcmp(optarg, "sdsl") == 0) o.layout = IDX_FM_LAYOUT_SDSL;
+            else return idx_cli_usage("build", "bad --layout '%s' (compact, fast or sdsl)", optarg);
             break;
         case 'S':
             if (parse_u64(optarg, &v) || v < 1 || v > 65536)
@@ -178,8 +179,8 @@ IDX_CLI_COMMAND(build, cmd_build, "build an index (FM-index + document store) fr
                 "  --shard-size SIZE      corpus bytes per FM-index shard (default: from --mem)\n"
                 "  --mem SIZE             memory budget (default 8G)\n"
                 "  --threads N            shards built at once (default 2)\n"
-                "  --layout compact|fast  FM-index layout (default compact)\n"
-                "  --sa-sample N          suffix-array sample rate (default 32)\n"
+                "  --layout compact|fast|sdsl  FM-index layout (default compact)\n"
+                "  --sa-sample N          suffix-array sample rate (default 64 compact, 32 fast/sdsl)\n"
                 "  --text-field F         JSON field with the text (default text)\n"
                 "  --id-field F           JSON field with the id (default _id, then id)\n"
                 "  --skip-bad             skip malformed documents instead of failing\n"
@@ -560,7 +561,8 @@ static int cmd_inspect(int argc, char **argv) {
         idx_fm_shard_sizes s;
         idx_fm_get_shard_sizes(fm, i, &s);
         printf("%-6zu %-8s %12llu %12llu %12llu %12llu %12llu %12llu %12llu\n", i,
-               s.layout == IDX_FM_LAYOUT_FAST ? "fast" : "compact", (unsigned long long)s.first_doc,
+               s.layout == IDX_FM_LAYOUT_FAST ? "fast" : s.layout == IDX_FM_LAYOUT_SDSL ? "sdsl" : "compact",
+               (unsigned long long)s.first_doc,
                (unsigned long long)s.docs, (unsigned long long)s.text_bytes, (unsigned long long)s.file_bytes,
                (unsigned long long)s.bwt_bytes, (unsigned long long)(s.marks_bytes + s.samples_bytes),
                (unsigned long long)s.docs_bytes);

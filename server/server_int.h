@@ -94,12 +94,19 @@ void idx_server_parse_query(idx_server_ctx *c, const char *qs, size_t len);
 /* In-place percent decoding; returns the new length. */
 size_t idx_server_unescape(char *p, size_t n, int plus_is_space);
 
-/* JSON output written straight into a buffer, for hot routes whose answers
- * are large arrays (jansson's objects cost about 3 us per hit there):
- * a JSON string of bytes (invalid UTF-8 as U+FFFD, as idx_server_json_text),
- * and a number (%.17g, always with a '.' or exponent, as jansson writes reals). */
+/* JSON output written straight into a buffer, for hot routes (jansson's
+ * objects cost about 3 us per retrieval hit, and its number printing goes
+ * through glibc's multi-precision printf): a JSON string of bytes (invalid
+ * UTF-8 as U+FFFD, as idx_server_json_text); an unsigned integer; and a real
+ * exactly as jansson writes it (json_dumps of json_real: "%.17g", always a '.'
+ * or an exponent, exponent without '+' or leading zeros; NaN and infinities,
+ * which jansson refuses, as null). idx_server_fmt_real writes that real into
+ * out (at least 48 bytes, NUL-terminated) and returns its length, 0 for NaN
+ * or an infinity. */
 idx_err idx_server_buf_str(idx_buf *b, const char *p, size_t n);
+idx_err idx_server_buf_uint(idx_buf *b, uint64_t v);
 idx_err idx_server_buf_real(idx_buf *b, double v);
+size_t idx_server_fmt_real(char *out, double v);
 
 /* Handlers. */
 void idx_server_h_healthz(idx_server_ctx *c);

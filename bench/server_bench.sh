@@ -23,7 +23,8 @@
 # same request set: `server_lib_bench` pinned to core 0 does exactly the
 # route's library work (idx_fm_count of every query of a request; the BM25
 # search plus each hit's id, title and length) and reports requests per
-# CPU-second of its thread (median of 5 rounds of 1 s); "vs lib" = server
+# CPU-second of its thread (median of 3 rounds of 1 s, measured right before
+# each server run, as the machine's load varies); "vs lib" = server
 # req/s / library req per core-second, "CPU vs lib" = server req per CPU-second
 # / library req per core-second. The in-process server without HTTP
 # (idx_server_handle: routing, JSON, metrics) is measured the same way and
@@ -108,7 +109,7 @@ wait_port() { for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$1/
 
 # the library per core-second on each request set (pinned to core 0 like the server)
 lib_rate() { taskset -c 0 "$LIB" "$@" | sed -n 's/.* requests\/cpu-s \([0-9]*\).*/\1/p'; }
-echo "library in-process, requests per CPU-second (server_lib_bench, core 0, median of 5 x 1 s):"
+echo "library in-process, requests per CPU-second of one thread (server_lib_bench, core 0, median of 5 x 1 s):"
 LIB_C1=$(lib_rate count "$W/scifact" "$W/count1.body")
 LIB_C100=$(lib_rate count "$W/scifact" "$W/count100.body")
 LIB_RT=$(lib_rate retrieve "$W/scifact" "$W/retrieve.body")
@@ -168,7 +169,7 @@ for cfg in $CONFIGS; do
   # the ceiling and /healthz, alternated twice (best of each: the machine is shared)
   CEIL=0 HZ=0
   for round in 1 2; do
-    $SRV_PIN "$W/mhd_min" "$PORT" "$THREADS" >/dev/null &
+    $SRV_PIN "$W/mhd_min" "$PORT" "$THREADS" 16384 >/dev/null &
     MPID=$!
     wait_port "$PORT"
     run "mhd_min GET / ($round)" "$MPID" "http://127.0.0.1:$PORT/" "" ""
@@ -180,9 +181,13 @@ for cfg in $CONFIGS; do
     if [ "$round" = 1 ]; then stop_serve; fi
   done
   echo "   healthz / ceiling (best of 2 each): $(awk -v a="$HZ" -v b="$CEIL" 'BEGIN {printf "%.0f%%", 100 * a / b}') (target >= 70%)"
-  run "POST /v1/count x1" "$SPID" "http://127.0.0.1:$PORT/v1/count" "$W/count1.body" "$LIB_C1"
-  run "POST /v1/count x100" "$SPID" "http://127.0.0.1:$PORT/v1/count" "$W/count100.body" "$LIB_C100"
-  run "POST /v1/retrieve k10" "$SPID" "http://127.0.0.1:$PORT/v1/retrieve" "$W/retrieve.body" "$LIB_RT"
+  # the library's rate is measured again right before each run (the machine's load changes)
+  run "POST /v1/count x1" "$SPID" "http://127.0.0.1:$PORT/v1/count" "$W/count1.body" \
+    "$(ROUNDS=3 lib_rate count "$W/scifact" "$W/count1.body")"
+  run "POST /v1/count x100" "$SPID" "http://127.0.0.1:$PORT/v1/count" "$W/count100.body" \
+    "$(ROUNDS=3 lib_rate count "$W/scifact" "$W/count100.body")"
+  run "POST /v1/retrieve k10" "$SPID" "http://127.0.0.1:$PORT/v1/retrieve" "$W/retrieve.body" \
+    "$(ROUNDS=3 lib_rate retrieve "$W/scifact" "$W/retrieve.body")"
   if [ "$cfg" != shared ] || [ "$LONG" = 0 ]; then stop_serve; continue; fi
   # stability: warm-up, then LONG seconds at CONNS connections
   DUR0=$DUR; DUR=5

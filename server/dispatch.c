@@ -516,8 +516,40 @@ static int auth_ok(const char *want, const char *got) {
     return diff == 0;
 }
 
+idx_err idx_server_metrics_alloc(idx_server *s) {
+    /* one unused entry (more than 64 bytes) between slots: no cache line is shared */
+    s->metrics_stride = idx_server_nroutes + 2;
+    size_t bytes = IDX_SERVER_MSLOTS * s->metrics_stride * sizeof(idx_server_metrics);
+    bytes = (bytes + 63) / 64 * 64;
+    s->metrics = aligned_alloc(64, bytes);
+    if (!s->metrics) return idx_fail(IDX_ERR_NOMEM, "out of memory");
+    memset(s->metrics, 0, bytes);
+    return IDX_OK;
+}
+
+void idx_server_metrics_sum(const idx_server *s, size_t r, idx_server_metrics_total *t) {
+    memset(t, 0, sizeof *t);
+    for (size_t k = 0; k < IDX_SERVER_MSLOTS; k++) {
+        idx_server_metrics *m = &s->metrics[k * s->metrics_stride + r];
+        t->requests += atomic_load_explicit(&m->requests, memory_order_relaxed);
+        t->errors_4xx += atomic_load_explicit(&m->errors_4xx, memory_order_relaxed);
+        t->errors_5xx += atomic_load_explicit(&m->errors_5xx, memory_order_relaxed);
+        for (size_t b = 0; b < IDX_SERVER_NBUCKETS; b++)
+            t->buckets[b] += atomic_load_explicit(&m->buckets[b], memory_order_relaxed);
+        t->sum_us += atomic_load_explicit(&m->sum_us, memory_order_relaxed);
+    }
+}
+
+/* This thread's metrics slot, taken on first use. */
+static size_t thread_slot(void) {
+    static atomic_uint next;
+    static _Thread_local unsigned mine; /* slot + 1, 0 = none yet */
+    if (!mine) mine = atomic_fetch_add(&next, 1) % IDX_SERVER_MSLOTS + 1;
+    return mine - 1;
+}
+
 static void record(idx_server_ctx *c, size_t slot) {
-    idx_server_metrics *m = &c->s->metrics[slot];
+    idx_server_metrics *m = &c->s->metrics[thread_slot() * c->s->metrics_stride + slot];
     double dt = idx_now() - c->t0;
     atomic_fetch_add_explicit(&m->requests, 1, memory_order_relaxed);
     if (c->status >= 500)

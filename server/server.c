@@ -64,8 +64,7 @@ idx_err idx_server_new(const idx_server_opts *opts, idx_server **out) {
     fill_defaults(&s->o);
     s->host = strdup(s->o.host);
     s->api_key = s->o.api_key ? strdup(s->o.api_key) : NULL;
-    s->metrics = calloc(idx_server_nroutes + 1, sizeof *s->metrics);
-    if (!s->host || (s->o.api_key && !s->api_key) || !s->metrics) {
+    if (!s->host || (s->o.api_key && !s->api_key) || idx_server_metrics_alloc(s)) {
         idx_server_free(s);
         return idx_fail(IDX_ERR_NOMEM, "out of memory");
     }
@@ -163,6 +162,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 st->answered = 1;
                 return answer(s, conn, url, method, st); /* 413 now; MHD closes the connection */
             }
+            /* the body's buffer at once (one allocation, no growth), up to 64 KiB ahead */
+            if (end != cl && n > 0 && idx_buf_reserve(&st->body, n < 65536 ? (size_t)n : 65536)) return MHD_NO;
         }
         return MHD_YES;
     }

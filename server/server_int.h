@@ -36,6 +36,19 @@ typedef struct {
     atomic_ulong sum_us;
 } idx_server_metrics;
 
+/* Metrics are kept per thread slot (a worker thread takes the next of
+ * IDX_SERVER_MSLOTS slots the first time it records, so that two workers
+ * never bounce one cache line of counters between cores) and summed when
+ * /metrics is read. Slot blocks are 64-byte aligned. */
+#define IDX_SERVER_MSLOTS 16
+typedef struct {
+    unsigned long requests, errors_4xx, errors_5xx, buckets[IDX_SERVER_NBUCKETS], sum_us;
+} idx_server_metrics_total;
+/* The metrics of route slot r (idx_server_nroutes = unmatched), summed. */
+void idx_server_metrics_sum(const idx_server *s, size_t r, idx_server_metrics_total *t);
+/* Allocates s->metrics (IDX_SERVER_MSLOTS blocks of idx_server_nroutes + 1). */
+idx_err idx_server_metrics_alloc(idx_server *s);
+
 /* The route table (server/routes.c); metrics slot idx_server_nroutes is for
  * requests that matched no route. */
 extern const idx_server_route idx_server_routes[];
@@ -53,7 +66,8 @@ struct idx_server {
     atomic_long inflight;
     atomic_ulong reloads, reload_failures;
     double started;
-    idx_server_metrics *metrics; /* idx_server_nroutes + 1 */
+    idx_server_metrics *metrics; /* IDX_SERVER_MSLOTS blocks of metrics_stride */
+    size_t metrics_stride;       /* idx_server_nroutes + 2 (one entry of padding) */
 };
 
 #define IDX_SERVER_MAX_PARAMS 8

@@ -164,13 +164,23 @@ void idx_server_fail(idx_server_ctx *c, idx_err e) {
 
 json_t *idx_server_json_text(const char *p, size_t n) { return idx_json_text(p, n); }
 
-/* plain[c]: the byte is copied as is (printable ASCII but '"' and '\\') */
+/* plain[c]: the byte is copied as is (ASCII from 0x20, DEL included, but '"' and '\\') */
 static const unsigned char plain[256] = {
-    [0x20 ... 0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7e] = 1, /* GNU C ranges, as gcc and clang take */
+    [0x20 ... 0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7f] = 1, /* GNU C ranges, as gcc and clang take */
 };
 
+/* 8 bytes that are all plain: no byte >= 0x80, < 0x20, '"' or '\\' */
+static int word_plain(const char *p) {
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t w, q, s;
+    memcpy(&w, p, 8);
+    q = w ^ (ones * '"');
+    s = w ^ (ones * '\\');
+    return !((w | ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((s - ones) & ~s)) & high);
+}
+
 idx_err idx_server_buf_str(idx_buf *b, const char *p, size_t n) {
-    static const char hex[] = "0123456789abcdef";
+    static const char hex[] = "0123456789ABCDEF"; /* as jansson writes \u001F */
     idx_err e = idx_buf_reserve(b, n + 2);
     if (!e) e = idx_buf_append(b, "\"", 1);
     for (size_t i = 0; !e && i < n;) {
@@ -187,6 +197,7 @@ idx_err idx_server_buf_str(idx_buf *b, const char *p, size_t n) {
             continue;
         }
         size_t run = i;
+        while (run + 8 <= n && word_plain(p + run)) run += 8;
         while (run < n && plain[(unsigned char)p[run]]) run++;
         if (run > i) {
             e = idx_buf_append(b, p + i, run - i);

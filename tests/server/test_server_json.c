@@ -5,7 +5,10 @@
  * (its "%.17g" through glibc's printf), over random bit patterns, random
  * scores and latencies, powers of ten and their neighbours, exact ties of the
  * 17th digit (round half to even) and the edges of the fast path (1e-6,
- * 2^53); idx_server_buf_uint must write what "%llu" writes.
+ * 2^53); idx_server_buf_uint must write what "%llu" writes; and
+ * idx_server_buf_str (which scans 8 bytes at a time) must write what jansson
+ * writes for the same string, on random mixes of plain ASCII, characters to
+ * escape, UTF-8 and invalid bytes at every alignment.
  */
 #include "../idx_test.h"
 
@@ -125,11 +128,47 @@ static void test_uint(void **state) {
     }
 }
 
+static void test_str(void **state) {
+    (void)state;
+    static const char *const pieces[] = {"a", "plain words ", "0123456789abcdef", "\"", "\\", "\n", "\t", "\x01",
+                                         "\x1f", " ", "\x7f", "/", "\xC3\xA9", "\xE2\x9C\x93", "\xF0\x9F\x98\x80",
+                                         "\xC3", "\xFF", "\xED\xA0\x80", "\x80", "~}|{"};
+    char s[600];
+    for (int it = 0; it < 20000; it++) {
+        size_t n = 0, want_len = rnd() % 500;
+        while (n < want_len) {
+            const char *pc = pieces[rnd() % 20 < 14 ? rnd() % 3 : rnd() % (sizeof pieces / sizeof pieces[0])];
+            size_t l = strlen(pc);
+            if (n + l > sizeof s) break;
+            memcpy(s + n, pc, l);
+            n += l;
+        }
+        if (it % 97 == 0 && n) s[rnd() % n] = '\0'; /* an embedded NUL */
+        size_t off = rnd() % 8;
+        if (off > n) off = 0;
+        idx_buf b = {0};
+        assert_int_equal(idx_server_buf_str(&b, s + off, n - off), IDX_OK);
+        json_t *j = idx_server_json_text(s + off, n - off);
+        assert_non_null(j);
+        char *want = json_dumps(j, JSON_ENCODE_ANY);
+        json_decref(j);
+        if (b.len != strlen(want) || memcmp(b.data, want, b.len) != 0) {
+            size_t d = 0;
+            while (d < b.len && want[d] == b.data[d]) d++;
+            fail_msg("string %d of %zu bytes differs from jansson at byte %zu: wrote '%.*s', jansson '%.12s'", it,
+                     n - off, d, (int)(b.len - d < 12 ? b.len - d : 12), b.data + d, want + d);
+        }
+        free(want);
+        idx_buf_free(&b);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_real_special),
         cmocka_unit_test(test_real_random),
         cmocka_unit_test(test_uint),
+        cmocka_unit_test(test_str),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,7 +35,8 @@
 # Needs: build/idx and build/bench/server_lib_bench (release), wrk and taskset
 # (IDX_BENCH_PKGS in scripts/install-deps.sh), python3, a C compiler. Work
 # files: $IDX_BENCH_DIR/server (default /tmp/idx-bench).
-# Knobs: DUR (10), LONG (60), CONNS (64), PORT (18080), CONFIGS ("pinned shared").
+# Knobs: DUR (10), LONG (60), CONNS (64), PORT (18080), CONFIGS ("pinned shared"),
+# REPEAT (3: runs of each count/retrieve request set per configuration).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 IDX=${IDX:-build/idx}
@@ -46,6 +47,7 @@ LONG=${LONG:-60}
 CONNS=${CONNS:-64}
 PORT=${PORT:-18080}
 CONFIGS=${CONFIGS:-pinned shared}
+REPEAT=${REPEAT:-3}
 if [ -z "${IDX_SHARED_DATA:-}" ]; then
   for d in ../shared/data ../../shared/data; do [ -d "$d" ] && IDX_SHARED_DATA=$d && break; done
 fi
@@ -103,6 +105,7 @@ request = function()
 end
 LUA
 
+med() { printf "%s\n" "$@" | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 wait_port() { for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0; sleep 0.1; done; return 1; }
@@ -145,7 +148,7 @@ run() {
   fi
   printf "%-26s %9.0f %9s %9s %6s %7s %9s %9s %7s %9s\n" "$name" "$rps" "$p50" "$p99" "$errs" "$cores" "$per" \
     "${lib:--}" "$vs" "$cvs"
-  RPS=$rps PER_CPU=$per ERRS=$errs
+  RPS=$rps PER_CPU=$per ERRS=$errs RATIO=${vs%\%} CRATIO=${cvs%\%}
   sleep 1 # let the server drain what the closed connections left queued
 }
 
@@ -181,13 +184,19 @@ for cfg in $CONFIGS; do
     if [ "$round" = 1 ]; then stop_serve; fi
   done
   echo "   healthz / ceiling (best of 2 each): $(awk -v a="$HZ" -v b="$CEIL" 'BEGIN {printf "%.0f%%", 100 * a / b}') (target >= 70%)"
-  # the library's rate is measured again right before each run (the machine's load changes)
-  run "POST /v1/count x1" "$SPID" "http://127.0.0.1:$PORT/v1/count" "$W/count1.body" \
-    "$(ROUNDS=3 lib_rate count "$W/scifact" "$W/count1.body")"
-  run "POST /v1/count x100" "$SPID" "http://127.0.0.1:$PORT/v1/count" "$W/count100.body" \
-    "$(ROUNDS=3 lib_rate count "$W/scifact" "$W/count100.body")"
-  run "POST /v1/retrieve k10" "$SPID" "http://127.0.0.1:$PORT/v1/retrieve" "$W/retrieve.body" \
-    "$(ROUNDS=3 lib_rate retrieve "$W/scifact" "$W/retrieve.body")"
+  # REPEAT runs of each, the library's rate measured again right before each
+  # (the machine's load changes from second to second); then the medians
+  for spec in "count x1|/v1/count|count1|count" "count x100|/v1/count|count100|count" \
+              "retrieve k10|/v1/retrieve|retrieve|retrieve"; do
+    IFS='|' read -r label path body mode <<<"$spec"
+    VS="" CVS=""
+    for rep in $(seq "$REPEAT"); do
+      run "POST $label ($rep)" "$SPID" "http://127.0.0.1:$PORT$path" "$W/$body.body" \
+        "$(ROUNDS=3 lib_rate "$mode" "$W/scifact" "$W/$body.body")"
+      VS="$VS $RATIO" CVS="$CVS $CRATIO"
+    done
+    echo "   $label, median of $REPEAT: req/s $(med $VS)% and req per server CPU-s $(med $CVS)% of the library per core-second"
+  done
   if [ "$cfg" != shared ] || [ "$LONG" = 0 ]; then stop_serve; continue; fi
   # stability: warm-up, then LONG seconds at CONNS connections
   DUR0=$DUR; DUR=5

@@ -2,12 +2,13 @@
  * mhd_min.c -- the ceiling for bench/server_bench.sh: the smallest
  * libmicrohttpd server that answers every request with a fixed small JSON,
  * with the same daemon flags as `idx serve` (internal thread pool, epoll,
- * turbo) and the same life cycle (answer on the second call, so keep-alive
- * connections stay open). Whatever `idx serve` loses against this on
+ * turbo, the connection memory of `idx serve`'s default: 16 KiB, which MHD
+ * zeroes after each request) and the same life cycle (answer on the second
+ * call, so keep-alive connections stay open). Whatever `idx serve` loses against this on
  * GET /healthz is our own overhead (routing, metrics, JSON).
  *
  * Build: cc -O2 -o mhd_min bench/mhd_min.c $(pkg-config --cflags --libs libmicrohttpd)
- * Run:   ./mhd_min PORT THREADS   (prints "listening on PORT"; stops on SIGTERM/SIGINT)
+ * Run:   ./mhd_min PORT THREADS [CONN_MEMORY_BYTES]   (prints "listening on PORT"; stops on SIGTERM/SIGINT)
  */
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -37,8 +38,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 }
 
 int main(int argc, char **argv) {
-    if (argc != 3) {
-        fprintf(stderr, "usage: mhd_min PORT THREADS\n");
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: mhd_min PORT THREADS [CONN_MEMORY_BYTES]\n");
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -57,7 +58,8 @@ int main(int argc, char **argv) {
     struct MHD_Daemon *d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_TURBO, (uint16_t)atoi(argv[1]), NULL,
         NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, &a, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)atoi(argv[2]), MHD_OPTION_CONNECTION_LIMIT,
-        1024u, MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
+        1024u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(argc > 3 ? atol(argv[3]) : 16384),
+        MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "mhd_min: cannot listen on port %s\n", argv[1]);
         return 1;

@@ -7,7 +7,7 @@
 # generator; python3.11-doc is the quickstart corpus.
 # Extra packages: IDX_EXTRA_PKGS="..." (the quickstart uses it), and
 # IDX_BENCH=1 adds the benchmark peers and corpora (never needed by the build
-# or the tests): kernel sources, Xapian, wrk, /usr/bin/time, g++, torch, bc.
+# or the tests): kernel sources, Xapian, wrk, perf (profiling the server), /usr/bin/time, g++, torch, bc.
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
@@ -16,7 +16,7 @@ PKGS="build-essential cmake pkg-config git curl ca-certificates
   libjansson-dev libutf8proc-dev libstemmer-dev libxxhash-dev zlib1g-dev
   libcurl4-openssl-dev libcmocka-dev clang libclang-rt-14-dev python3.11-doc
   python3-numpy"
-IDX_BENCH_PKGS="linux-source-6.1 libxapian-dev wrk time g++ bc python3-torch python3-numpy python3-faiss python3-hnswlib"
+IDX_BENCH_PKGS="linux-source-6.1 libxapian-dev wrk linux-perf time g++ bc python3-torch python3-numpy python3-faiss python3-hnswlib"
 want="$PKGS ${IDX_EXTRA_PKGS:-}"
 if [ "${IDX_BENCH:-0}" = 1 ]; then want="$want $IDX_BENCH_PKGS"; fi
 missing=""

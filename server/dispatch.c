@@ -8,6 +8,7 @@
  * fuzz target all go through idx_server_dispatch, so they see the same
  * behaviour. Also here: the helpers handlers use to read fields and answer.
  */
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,9 +164,25 @@ void idx_server_fail(idx_server_ctx *c, idx_err e) {
 
 json_t *idx_server_json_text(const char *p, size_t n) { return idx_json_text(p, n); }
 
+/* plain[c]: the byte is copied as is (ASCII from 0x20, DEL included, but '"' and '\\') */
+static const unsigned char plain[256] = {
+    [0x20 ... 0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7f] = 1, /* GNU C ranges, as gcc and clang take */
+};
+
+/* 8 bytes that are all plain: no byte >= 0x80, < 0x20, '"' or '\\' */
+static int word_plain(const char *p) {
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t w, q, s;
+    memcpy(&w, p, 8);
+    q = w ^ (ones * '"');
+    s = w ^ (ones * '\\');
+    return !((w | ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((s - ones) & ~s)) & high);
+}
+
 idx_err idx_server_buf_str(idx_buf *b, const char *p, size_t n) {
-    static const char hex[] = "0123456789abcdef";
-    idx_err e = idx_buf_append(b, "\"", 1);
+    static const char hex[] = "0123456789ABCDEF"; /* as jansson writes \u001F */
+    idx_err e = idx_buf_reserve(b, n + 2);
+    if (!e) e = idx_buf_append(b, "\"", 1);
     for (size_t i = 0; !e && i < n;) {
         unsigned char ch = (unsigned char)p[i];
         if (ch >= 0x80) { /* a whole valid character, or U+FFFD for an invalid byte */
@@ -180,9 +197,8 @@ idx_err idx_server_buf_str(idx_buf *b, const char *p, size_t n) {
             continue;
         }
         size_t run = i;
-        while (run < n && (unsigned char)p[run] >= 0x20 && p[run] != '"' && p[run] != '\\' &&
-               (unsigned char)p[run] < 0x80)
-            run++;
+        while (run + 8 <= n && word_plain(p + run)) run += 8;
+        while (run < n && plain[(unsigned char)p[run]]) run++;
         if (run > i) {
             e = idx_buf_append(b, p + i, run - i);
             i = run;
@@ -212,15 +228,148 @@ idx_err idx_server_buf_str(idx_buf *b, const char *p, size_t n) {
     return e ? e : idx_buf_append(b, "\"", 1);
 }
 
-idx_err idx_server_buf_real(idx_buf *b, double v) {
-    char num[40];
-    int l = snprintf(num, sizeof num, "%.17g", v);
-    if (l <= 0 || (size_t)l >= sizeof num || !(v == v) || v > 1e308 || v < -1e308) return idx_buf_append(b, "null", 4);
-    if (!strpbrk(num, ".e")) {
-        num[l++] = '.';
-        num[l++] = '0';
+/* Writes the decimal digits of v (no sign); returns their number. */
+static size_t u64_digits(char *out, uint64_t v) {
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
+    return n;
+}
+
+idx_err idx_server_buf_uint(idx_buf *b, uint64_t v) {
+    char num[24];
+    return idx_buf_append(b, num, u64_digits(num, v));
+}
+
+/* printf("%.17g", v) for finite v > 0 without glibc's multi-precision
+ * printf (about 0.4 us a number, most of the cost of a 10-hit answer): the 17
+ * significant digits are round-half-even(mant * 10^p / 2^s), computed exactly
+ * in 128 bits when 10^p < 2^75 and s < 128, i.e. for 1e-6 <= v < 2^53 (scores,
+ * latencies). Returns the length written to out, or 0 when v is outside that
+ * range (the caller then uses snprintf). Checked byte for byte against
+ * snprintf by tests/server/test_server_json.c. */
+static size_t fast_g17(char *out, double v) {
+    static const uint64_t p10[20] = {1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull,
+                                     10000000ull, 100000000ull, 1000000000ull, 10000000000ull,
+                                     100000000000ull, 1000000000000ull, 10000000000000ull,
+                                     100000000000000ull, 1000000000000000ull, 10000000000000000ull,
+                                     100000000000000000ull, 1000000000000000000ull,
+                                     10000000000000000000ull};
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    int bexp = (int)((bits >> 52) & 0x7ff);
+    if (bexp == 0 || bexp == 0x7ff || (bits >> 63)) return 0; /* zero, subnormal, inf, nan, negative */
+    uint64_t mant = (bits & ((1ull << 52) - 1)) | (1ull << 52);
+    int e2 = bexp - 1075; /* v = mant * 2^e2 */
+    if (e2 > 0 || v < 1e-6) return 0;
+    unsigned s = (unsigned)-e2;
+    int k = (int)floor(log10(v)); /* decimal exponent; corrected below */
+    uint64_t q = 0;
+    for (int tries = 0; tries < 3; tries++) {
+        int p = 16 - k;
+        if (p < 0 || p > 22 || s > 127) return 0;
+        unsigned __int128 pw = p <= 19 ? (unsigned __int128)p10[p] : (unsigned __int128)p10[19] * p10[p - 19];
+        unsigned __int128 n = (unsigned __int128)mant * pw;
+        unsigned __int128 qq = s ? n >> s : n; /* floor(v * 10^p) decides the exponent */
+        if (qq >= (unsigned __int128)p10[17]) {
+            k++;
+            continue;
+        }
+        if (qq < (unsigned __int128)p10[16]) {
+            k--;
+            continue;
+        }
+        if (s) {
+            unsigned __int128 r = n & (((unsigned __int128)1 << s) - 1), half = (unsigned __int128)1 << (s - 1);
+            if (r > half || (r == half && (qq & 1))) qq++;
+        }
+        if (qq == (unsigned __int128)p10[17]) { /* 9.99..95 rounded up to the next power of ten */
+            qq = p10[16];
+            k++;
+        }
+        q = (uint64_t)qq;
+        break;
     }
-    return idx_buf_append(b, num, (size_t)l);
+    if (!q) return 0;
+    char d[17];
+    u64_digits(d, q); /* exactly 17 digits */
+    size_t nd = 17;
+    while (nd > 1 && d[nd - 1] == '0') nd--; /* %g drops trailing zeros */
+    size_t o = 0;
+    if (k < -4) { /* d.ddde-XX */
+        out[o++] = d[0];
+        if (nd > 1) {
+            out[o++] = '.';
+            memcpy(out + o, d + 1, nd - 1);
+            o += nd - 1;
+        }
+        unsigned x = (unsigned)-k;
+        out[o++] = 'e';
+        out[o++] = '-';
+        if (x < 10) out[o++] = '0';
+        o += u64_digits(out + o, x);
+    } else if (k < 0) { /* 0.000ddd */
+        out[o++] = '0';
+        out[o++] = '.';
+        for (int i = 0; i < -k - 1; i++) out[o++] = '0';
+        memcpy(out + o, d, nd);
+        o += nd;
+    } else { /* ddd.ddd, k <= 16 here since v < 2^53 */
+        size_t ip = (size_t)k + 1;
+        memcpy(out + o, d, ip);
+        o += ip;
+        if (nd > ip) {
+            out[o++] = '.';
+            memcpy(out + o, d + ip, nd - ip);
+            o += nd - ip;
+        }
+    }
+    return o;
+}
+
+size_t idx_server_fmt_real(char *out, double v) {
+    if (!(v == v) || v > 1.7976931348623157e308 || v < -1.7976931348623157e308) return 0;
+    size_t l = 0;
+    if (v < 0) {
+        out[l++] = '-';
+        l += fast_g17(out + l, -v);
+        if (l == 1) l = 0;
+    } else {
+        l = fast_g17(out, v);
+    }
+    if (!l) {
+        int n = snprintf(out, 40, "%.17g", v);
+        if (n <= 0 || n >= 40) return 0;
+        l = (size_t)n;
+    }
+    out[l] = '\0';
+    /* as jansson writes reals: a '.' or an exponent always; no '+' and no
+     * leading zeros in the exponent */
+    char *ex = memchr(out, 'e', l);
+    if (!ex && !memchr(out, '.', l)) {
+        out[l++] = '.';
+        out[l++] = '0';
+        out[l] = '\0';
+    } else if (ex) {
+        char *st = ex + 1, *en = ex + 2;
+        if (*st == '-') st++;
+        while (*en == '0') en++;
+        if (en != st) {
+            memmove(st, en, (size_t)(out + l - en) + 1);
+            l -= (size_t)(en - st);
+        }
+    }
+    return l;
+}
+
+idx_err idx_server_buf_real(idx_buf *b, double v) {
+    char num[48];
+    size_t l = idx_server_fmt_real(num, v);
+    return l ? idx_buf_append(b, num, l) : idx_buf_append(b, "null", 4);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -378,8 +527,40 @@ static int auth_ok(const char *want, const char *got) {
     return diff == 0;
 }
 
+idx_err idx_server_metrics_alloc(idx_server *s) {
+    /* one unused entry (more than 64 bytes) between slots: no cache line is shared */
+    s->metrics_stride = idx_server_nroutes + 2;
+    size_t bytes = IDX_SERVER_MSLOTS * s->metrics_stride * sizeof(idx_server_metrics);
+    bytes = (bytes + 63) / 64 * 64;
+    s->metrics = aligned_alloc(64, bytes);
+    if (!s->metrics) return idx_fail(IDX_ERR_NOMEM, "out of memory");
+    memset(s->metrics, 0, bytes);
+    return IDX_OK;
+}
+
+void idx_server_metrics_sum(const idx_server *s, size_t r, idx_server_metrics_total *t) {
+    memset(t, 0, sizeof *t);
+    for (size_t k = 0; k < IDX_SERVER_MSLOTS; k++) {
+        idx_server_metrics *m = &s->metrics[k * s->metrics_stride + r];
+        t->requests += atomic_load_explicit(&m->requests, memory_order_relaxed);
+        t->errors_4xx += atomic_load_explicit(&m->errors_4xx, memory_order_relaxed);
+        t->errors_5xx += atomic_load_explicit(&m->errors_5xx, memory_order_relaxed);
+        for (size_t b = 0; b < IDX_SERVER_NBUCKETS; b++)
+            t->buckets[b] += atomic_load_explicit(&m->buckets[b], memory_order_relaxed);
+        t->sum_us += atomic_load_explicit(&m->sum_us, memory_order_relaxed);
+    }
+}
+
+/* This thread's metrics slot, taken on first use. */
+static size_t thread_slot(void) {
+    static atomic_uint next;
+    static _Thread_local unsigned mine; /* slot + 1, 0 = none yet */
+    if (!mine) mine = atomic_fetch_add(&next, 1) % IDX_SERVER_MSLOTS + 1;
+    return mine - 1;
+}
+
 static void record(idx_server_ctx *c, size_t slot) {
-    idx_server_metrics *m = &c->s->metrics[slot];
+    idx_server_metrics *m = &c->s->metrics[thread_slot() * c->s->metrics_stride + slot];
     double dt = idx_now() - c->t0;
     atomic_fetch_add_explicit(&m->requests, 1, memory_order_relaxed);
     if (c->status >= 500)

@@ -45,7 +45,7 @@ typedef struct {
     double timeout_ms;         /* per-request deadline, else 504 [10000] */
     unsigned max_connections;  /* MHD_OPTION_CONNECTION_LIMIT [1024] */
     unsigned max_per_ip;       /* MHD_OPTION_PER_IP_CONNECTION_LIMIT [512] */
-    size_t conn_memory;        /* MHD_OPTION_CONNECTION_MEMORY_LIMIT, bytes [128 KiB] */
+    size_t conn_memory;        /* MHD_OPTION_CONNECTION_MEMORY_LIMIT, bytes [16 KiB] */
     unsigned conn_timeout_s;   /* MHD_OPTION_CONNECTION_TIMEOUT for idle clients [30] */
     unsigned max_ctx_len;      /* largest max_ctx_len of get_doc_by_rank [10000] */
     size_t max_text;           /* bytes of one text to score (infgram, contamination entry) [65536] */

@@ -35,9 +35,10 @@ const idx_server_route idx_server_routes[] = {
 const size_t idx_server_nroutes = sizeof idx_server_routes / sizeof idx_server_routes[0];
 
 void idx_server_h_healthz(idx_server_ctx *c) {
-    idx_server_reply(c, 200,
-                     json_pack("{s:s,s:I}", "status", "ok", "indexes",
-                               (json_int_t)idx_server_index_count(c)));
+    /* what json_dumps wrote for {"status":"ok","indexes":N}, without jansson */
+    char *t = malloc(64);
+    int l = t ? snprintf(t, 64, "{\"status\":\"ok\",\"indexes\":%zu}", idx_server_index_count(c)) : 0;
+    idx_server_reply_text(c, 200, "application/json", t, l > 0 ? (size_t)l : 0);
 }
 
 static json_t *index_json(const idx_server_index *ix) {
@@ -87,13 +88,19 @@ void idx_server_h_indexes(idx_server_ctx *c) {
 void idx_server_h_metrics(idx_server_ctx *c) {
     idx_server *s = c->s;
     idx_buf b = {0};
+    idx_server_metrics_total *t = calloc(idx_server_nroutes + 1, sizeof *t);
+    if (!t) {
+        idx_server_error(c, 500, "internal", "out of memory");
+        return;
+    }
+    for (size_t i = 0; i <= idx_server_nroutes; i++) idx_server_metrics_sum(s, i, &t[i]);
     idx_buf_printf(&b, "# HELP idx_http_requests_total HTTP requests answered, by route.\n"
                        "# TYPE idx_http_requests_total counter\n");
     for (size_t i = 0; i <= idx_server_nroutes; i++) {
         const char *m = i < idx_server_nroutes ? idx_server_routes[i].method : "";
         const char *p = i < idx_server_nroutes ? idx_server_routes[i].pattern : "unmatched";
         idx_buf_printf(&b, "idx_http_requests_total{method=\"%s\",route=\"%s\"} %lu\n", m, p,
-                       atomic_load(&s->metrics[i].requests));
+                       t[i].requests);
     }
     idx_buf_printf(&b, "# HELP idx_http_errors_total HTTP error answers, by route and class.\n"
                        "# TYPE idx_http_errors_total counter\n");
@@ -101,9 +108,9 @@ void idx_server_h_metrics(idx_server_ctx *c) {
         const char *m = i < idx_server_nroutes ? idx_server_routes[i].method : "";
         const char *p = i < idx_server_nroutes ? idx_server_routes[i].pattern : "unmatched";
         idx_buf_printf(&b, "idx_http_errors_total{method=\"%s\",route=\"%s\",class=\"4xx\"} %lu\n", m, p,
-                       atomic_load(&s->metrics[i].errors_4xx));
+                       t[i].errors_4xx);
         idx_buf_printf(&b, "idx_http_errors_total{method=\"%s\",route=\"%s\",class=\"5xx\"} %lu\n", m, p,
-                       atomic_load(&s->metrics[i].errors_5xx));
+                       t[i].errors_5xx);
     }
     idx_buf_printf(&b, "# HELP idx_http_request_duration_seconds Time from request arrival to answer.\n"
                        "# TYPE idx_http_request_duration_seconds histogram\n");
@@ -112,18 +119,19 @@ void idx_server_h_metrics(idx_server_ctx *c) {
         const char *p = i < idx_server_nroutes ? idx_server_routes[i].pattern : "unmatched";
         unsigned long cum = 0;
         for (size_t k = 0; k < IDX_SERVER_NBUCKETS; k++) {
-            cum += atomic_load(&s->metrics[i].buckets[k]);
+            cum += t[i].buckets[k];
             idx_buf_printf(&b,
                            "idx_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\",le=\"%g\"} %lu\n",
                            m, p, idx_server_buckets[k], cum);
         }
-        unsigned long n = atomic_load(&s->metrics[i].requests);
+        unsigned long n = t[i].requests;
         idx_buf_printf(&b,
                        "idx_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\",le=\"+Inf\"} %lu\n"
                        "idx_http_request_duration_seconds_sum{method=\"%s\",route=\"%s\"} %.6f\n"
                        "idx_http_request_duration_seconds_count{method=\"%s\",route=\"%s\"} %lu\n",
-                       m, p, n, m, p, atomic_load(&s->metrics[i].sum_us) / 1e6, m, p, n);
+                       m, p, n, m, p, t[i].sum_us / 1e6, m, p, n);
     }
+    free(t);
     idx_buf_printf(&b, "# HELP idx_http_requests_in_flight Requests being received or answered.\n"
                        "# TYPE idx_http_requests_in_flight gauge\n"
                        "idx_http_requests_in_flight %ld\n",

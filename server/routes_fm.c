@@ -15,6 +15,8 @@
 #include "server_int.h"
 
 #define FIND_MAX_LOCATE 1000
+/* Appends a string literal. */
+#define LIT(b, s) idx_buf_append((b), (s), sizeof(s) - 1)
 
 static const idx_server_index *need_fm(idx_server_ctx *c, const char *name, int docs_too) {
     const idx_server_index *ix = idx_server_index_get(c, name);
@@ -221,33 +223,33 @@ void idx_server_h_count(idx_server_ctx *c) {
     }
     const idx_server_index *ix = need_fm(c, name, 0);
     if (!ix) return;
-    if (!qs) {
+    /* the answer is written straight into a buffer (byte for byte what
+     * json_dumps wrote: {"count":N,"latency_ms":X} or {"counts":[...],...});
+     * with jansson objects and its printf of reals the encoding cost a tenth
+     * of a single count */
+    idx_buf out = {0};
+    idx_err e = idx_buf_reserve(&out, qs ? 64 + 12 * n : 64);
+    if (!e) e = qs ? LIT(&out, "{\"counts\":[") : LIT(&out, "{\"count\":");
+    for (size_t i = 0; !e && i < n; i++) {
+        json_t *v = qs ? json_array_get(qs, i) : q1;
         uint64_t cnt;
-        idx_err e = idx_fm_count(ix->fm, json_string_value(q1), json_string_length(q1), &cnt);
-        if (e) {
-            idx_server_fail(c, e);
+        e = idx_fm_count(ix->fm, json_string_value(v), json_string_length(v), &cnt);
+        if (!e && i) e = LIT(&out, ",");
+        if (!e) e = idx_server_buf_uint(&out, cnt);
+        if (!e && qs && idx_server_deadline(c)) {
+            idx_buf_free(&out);
             return;
         }
-        idx_server_reply(c, 200, json_pack("{s:I,s:f}", "count", (json_int_t)cnt, "latency_ms", latency_ms(c)));
+    }
+    if (!e) e = qs ? LIT(&out, "],\"latency_ms\":") : LIT(&out, ",\"latency_ms\":");
+    if (!e) e = idx_server_buf_real(&out, latency_ms(c));
+    if (!e) e = LIT(&out, "}");
+    if (e) {
+        idx_buf_free(&out);
+        idx_server_fail(c, e);
         return;
     }
-    json_t *counts = json_array();
-    for (size_t i = 0; i < n; i++) {
-        json_t *v = json_array_get(qs, i);
-        uint64_t cnt;
-        idx_err e = idx_fm_count(ix->fm, json_string_value(v), json_string_length(v), &cnt);
-        if (e) {
-            json_decref(counts);
-            idx_server_fail(c, e);
-            return;
-        }
-        json_array_append_new(counts, json_integer((json_int_t)cnt));
-        if (idx_server_deadline(c)) {
-            json_decref(counts);
-            return;
-        }
-    }
-    idx_server_reply(c, 200, json_pack("{s:o,s:f}", "counts", counts, "latency_ms", latency_ms(c)));
+    idx_server_reply_text(c, 200, "application/json", out.data, out.len);
 }
 
 /* ---- POST /v1/find ------------------------------------------------------- */

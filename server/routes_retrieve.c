@@ -83,7 +83,7 @@ static idx_err search_one(const idx_server_index *ix, idx_sparse_searcher *q, co
     size_t n = 0;
     idx_err e = idx_sparse_search(q, query, qlen, p, hits, &n, NULL);
     if (e) return e;
-    idx_buf text = {0};
+    idx_buf text = {0}, sn = {0};
     e = LIT(out, "{\"query\":");
     if (!e) e = idx_server_buf_str(out, query, qlen);
     if (!e) e = LIT(out, ",\"hits\":[");
@@ -102,33 +102,34 @@ static idx_err search_one(const idx_server_index *ix, idx_sparse_searcher *q, co
         size_t so = snip ? idx_sparse_snippet_start(q, text.data ? text.data : "", text.len, snip) : 0;
         size_t sl = text.len - so < snip ? text.len - so : snip;
         while (sl > 0 && so + sl < text.len && ((unsigned char)text.data[so + sl] & 0xC0) == 0x80) sl--;
-        char *sn = malloc(sl + 1);
-        if (!sn) {
-            e = idx_fail(IDX_ERR_NOMEM, "out of memory");
-            break;
-        }
+        sn.len = 0;
+        if (sl && (e = idx_buf_reserve(&sn, sl))) break;
         for (size_t j = 0; j < sl; j++) {
             char ch = text.data[so + j];
-            sn[j] = (ch == '\n' || ch == '\t' || ch == '\r') ? ' ' : ch;
+            sn.data[j] = (ch == '\n' || ch == '\t' || ch == '\r') ? ' ' : ch;
         }
-        e = idx_buf_printf(out, "%s{\"rank\":%zu,\"id\":", i ? "," : "", i + 1);
+        sn.len = sl;
+        e = i ? LIT(out, ",{\"rank\":") : LIT(out, "{\"rank\":");
+        if (!e) e = idx_server_buf_uint(out, i + 1);
+        if (!e) e = LIT(out, ",\"id\":");
         if (!e) e = idx_server_buf_str(out, id, il);
         if (!e) e = LIT(out, ",\"score\":");
         if (!e) e = idx_server_buf_real(out, hits[i].score);
         if (!e) e = LIT(out, ",\"title\":");
         if (!e) e = idx_server_buf_str(out, title, tl);
         if (!e) e = LIT(out, ",\"snippet\":");
-        if (!e) e = idx_server_buf_str(out, sn, sl);
+        if (!e) e = idx_server_buf_str(out, sl ? sn.data : "", sl);
         if (!e) e = LIT(out, ",\"document\":");
         if (!e) e = idx_server_buf_str(out, id, il);
-        if (!e) e = idx_buf_printf(out, ",\"start\":0,\"end\":%llu", (unsigned long long)dl);
+        if (!e) e = LIT(out, ",\"start\":0,\"end\":");
+        if (!e) e = idx_server_buf_uint(out, dl);
         if (!e && with_text) {
             e = LIT(out, ",\"text\":");
             if (!e) e = idx_server_buf_str(out, text.data ? text.data : "", text.len);
         }
         if (!e) e = LIT(out, "}");
-        free(sn);
     }
+    idx_buf_free(&sn);
     idx_buf_free(&text);
     return e ? e : LIT(out, "]}");
 }
@@ -218,6 +219,9 @@ void idx_server_h_retrieve(idx_server_ctx *c) {
     idx_sparse_hit *hits = calloc((size_t)k, sizeof *hits);
     idx_err e = hits ? pool_get(ix, &q) : idx_fail(IDX_ERR_NOMEM, "out of memory");
     idx_buf out = {0};
+    /* room for the usual answer at once (it grows beyond when needed) */
+    size_t guess = (size_t)k * (with_text ? 1200 : 160 + (size_t)snip) + 64;
+    if (!e) e = idx_buf_reserve(&out, guess < 65536 / nq ? guess * nq : 65536);
     if (!e && qs) e = LIT(&out, "{\"mode\":\"sparse\",\"results\":[");
     for (size_t i = 0; !e && i < nq; i++) {
         json_t *v = qs ? json_array_get(qs, i) : q1;

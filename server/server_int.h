@@ -36,6 +36,19 @@ typedef struct {
     atomic_ulong sum_us;
 } idx_server_metrics;
 
+/* Metrics are kept per thread slot (a worker thread takes the next of
+ * IDX_SERVER_MSLOTS slots the first time it records, so that two workers
+ * never bounce one cache line of counters between cores) and summed when
+ * /metrics is read. Slot blocks are 64-byte aligned. */
+#define IDX_SERVER_MSLOTS 16
+typedef struct {
+    unsigned long requests, errors_4xx, errors_5xx, buckets[IDX_SERVER_NBUCKETS], sum_us;
+} idx_server_metrics_total;
+/* The metrics of route slot r (idx_server_nroutes = unmatched), summed. */
+void idx_server_metrics_sum(const idx_server *s, size_t r, idx_server_metrics_total *t);
+/* Allocates s->metrics (IDX_SERVER_MSLOTS blocks of idx_server_nroutes + 1). */
+idx_err idx_server_metrics_alloc(idx_server *s);
+
 /* The route table (server/routes.c); metrics slot idx_server_nroutes is for
  * requests that matched no route. */
 extern const idx_server_route idx_server_routes[];
@@ -53,7 +66,8 @@ struct idx_server {
     atomic_long inflight;
     atomic_ulong reloads, reload_failures;
     double started;
-    idx_server_metrics *metrics; /* idx_server_nroutes + 1 */
+    idx_server_metrics *metrics; /* IDX_SERVER_MSLOTS blocks of metrics_stride */
+    size_t metrics_stride;       /* idx_server_nroutes + 2 (one entry of padding) */
     struct idx_server_models *models; /* --model encoders (server/routes_embed.c) */
 };
 
@@ -95,12 +109,19 @@ void idx_server_parse_query(idx_server_ctx *c, const char *qs, size_t len);
 /* In-place percent decoding; returns the new length. */
 size_t idx_server_unescape(char *p, size_t n, int plus_is_space);
 
-/* JSON output written straight into a buffer, for hot routes whose answers
- * are large arrays (jansson's objects cost about 3 us per hit there):
- * a JSON string of bytes (invalid UTF-8 as U+FFFD, as idx_server_json_text),
- * and a number (%.17g, always with a '.' or exponent, as jansson writes reals). */
+/* JSON output written straight into a buffer, for hot routes (jansson's
+ * objects cost about 3 us per retrieval hit, and its number printing goes
+ * through glibc's multi-precision printf): a JSON string of bytes (invalid
+ * UTF-8 as U+FFFD, as idx_server_json_text); an unsigned integer; and a real
+ * exactly as jansson writes it (json_dumps of json_real: "%.17g", always a '.'
+ * or an exponent, exponent without '+' or leading zeros; NaN and infinities,
+ * which jansson refuses, as null). idx_server_fmt_real writes that real into
+ * out (at least 48 bytes, NUL-terminated) and returns its length, 0 for NaN
+ * or an infinity. */
 idx_err idx_server_buf_str(idx_buf *b, const char *p, size_t n);
+idx_err idx_server_buf_uint(idx_buf *b, uint64_t v);
 idx_err idx_server_buf_real(idx_buf *b, double v);
+size_t idx_server_fmt_real(char *out, double v);
 
 /* Handlers. */
 void idx_server_h_healthz(idx_server_ctx *c);

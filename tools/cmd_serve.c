@@ -35,7 +35,7 @@
     "  --timeout-ms MS      per-request deadline (default 10000; past it: 504)\n"               \
     "  --max-connections N  open connections (default 1024)\n"                                  \
     "  --max-per-ip N       open connections per client address (default 512)\n"                \
-    "  --conn-memory SIZE   memory per connection for headers and buffers (default 128k)\n"     \
+    "  --conn-memory SIZE   memory per connection for headers and buffers (default 16k)\n"     \
     "  --conn-timeout S     idle connection timeout in seconds (default 30)\n"                  \
     "  --model [NAME=]DIR   serve this encoder on POST /v1/embeddings (OpenAI format; repeatable;\n" \
     "                       default name: the directory's base name). Indexes with a dense part\n" \

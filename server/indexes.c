@@ -11,6 +11,8 @@
 
 #include "server_int.h"
 
+static void free_searcher(void *q) { idx_sparse_searcher_free(q); }
+
 static void index_close(idx_server_index *ix) {
     idx_server_dense_free(ix->dense);
     idx_server_pool_free(ix->searchers);
@@ -66,7 +68,7 @@ static idx_err index_open(const idx_server_index_spec *sp, idx_server_index *ix)
     }
     if (idx_manifest_part(ix->manifest, "sparse")) {
         e = idx_sparse_open(ix->dir, 0, &ix->sparse);
-        if (!e) e = idx_server_pool_new(&ix->searchers);
+        if (!e) e = idx_server_pool_new(free_searcher, &ix->searchers);
         if (e) return e;
     }
     if ((e = idx_server_dense_open(ix))) return e;

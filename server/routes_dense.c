@@ -26,7 +26,6 @@
  * A dense part whose model cannot be loaded does not stop the index from
  * being served: dense requests get 503 with the reason.
  */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,17 +42,15 @@ struct idx_server_dense {
     char *err;
     char *model_name; /* base name of the recorded model (local models only) */
     idx_encoder *enc; /* borrowed from base's embedder (local models only) */
-    pthread_mutex_t mu;
-    idx_hybrid **pool;
-    size_t n, cap;
+    struct idx_server_pool *pool; /* clones of base, one per concurrent request */
 };
+
+static void free_clone(void *h) { idx_hybrid_close(h); }
 
 void idx_server_dense_free(struct idx_server_dense *d) {
     if (!d) return;
-    for (size_t i = 0; i < d->n; i++) idx_hybrid_close(d->pool[i]);
-    free(d->pool);
+    idx_server_pool_free(d->pool);
     idx_hybrid_close(d->base);
-    pthread_mutex_destroy(&d->mu);
     free(d->err);
     free(d->model_name);
     free(d);
@@ -63,7 +60,10 @@ idx_err idx_server_dense_open(idx_server_index *ix) {
     if (!ix->manifest || !idx_manifest_part(ix->manifest, "dense")) return IDX_OK;
     struct idx_server_dense *d = calloc(1, sizeof *d);
     if (!d) return idx_fail(IDX_ERR_NOMEM, "out of memory");
-    pthread_mutex_init(&d->mu, NULL);
+    if (idx_server_pool_new(free_clone, &d->pool)) {
+        free(d);
+        return idx_fail(IDX_ERR_NOMEM, "out of memory");
+    }
     idx_retrieve_mode mode = ix->sparse ? IDX_RETRIEVE_HYBRID : IDX_RETRIEVE_DENSE;
     idx_err e = idx_hybrid_open(ix->dir, mode, NULL, NULL, NULL, &d->base);
     if (e) {
@@ -111,27 +111,8 @@ struct idx_encoder *idx_server_dense_encoder(const idx_server_index *ix, const c
 }
 
 static idx_err pool_get(struct idx_server_dense *d, idx_hybrid **h) {
-    pthread_mutex_lock(&d->mu);
-    *h = d->n ? d->pool[--d->n] : NULL;
-    pthread_mutex_unlock(&d->mu);
+    *h = idx_server_pool_get(d->pool);
     return *h ? IDX_OK : idx_hybrid_clone(d->base, h);
-}
-
-static void pool_put(struct idx_server_dense *d, idx_hybrid *h) {
-    pthread_mutex_lock(&d->mu);
-    if (d->n == d->cap) {
-        size_t cap = d->cap ? 2 * d->cap : 8;
-        idx_hybrid **v = cap <= 1024 ? realloc(d->pool, cap * sizeof *v) : NULL;
-        if (!v) {
-            pthread_mutex_unlock(&d->mu);
-            idx_hybrid_close(h);
-            return;
-        }
-        d->pool = v;
-        d->cap = cap;
-    }
-    d->pool[d->n++] = h;
-    pthread_mutex_unlock(&d->mu);
 }
 
 /* Appends {"query":...,"hits":[...]} of one query. */
@@ -156,34 +137,8 @@ static idx_err write_hits(idx_hybrid *h, const char *query, size_t qlen, const i
         }
         size_t sl = text.len < snip ? text.len : snip;
         while (sl > 0 && sl < text.len && ((unsigned char)text.data[sl] & 0xC0) == 0x80) sl--;
-        e = idx_buf_printf(out, "%s{\"rank\":%zu,\"id\":", i ? "," : "", i + 1);
-        if (!e) e = idx_server_buf_str(out, id, il);
-        if (!e) e = LIT(out, ",\"score\":");
-        if (!e) e = idx_server_buf_real(out, res[i].score);
-        if (!e) e = LIT(out, ",\"title\":");
-        if (!e) e = idx_server_buf_str(out, title, tl);
-        if (!e) e = LIT(out, ",\"snippet\":");
-        if (!e) { /* as the sparse snippet: on one line */
-            char *sn = malloc(sl + 1);
-            if (!sn) {
-                e = idx_fail(IDX_ERR_NOMEM, "out of memory");
-                break;
-            }
-            for (size_t j = 0; j < sl; j++) {
-                char ch = text.data[j];
-                sn[j] = (ch == '\n' || ch == '\t' || ch == '\r') ? ' ' : ch;
-            }
-            e = idx_server_buf_str(out, sn, sl);
-            free(sn);
-        }
-        if (!e) e = LIT(out, ",\"document\":");
-        if (!e) e = idx_server_buf_str(out, id, il);
-        if (!e) e = idx_buf_printf(out, ",\"start\":0,\"end\":%llu", (unsigned long long)dl);
-        if (!e && with_text) {
-            e = LIT(out, ",\"text\":");
-            if (!e) e = idx_server_buf_str(out, text.data ? text.data : "", text.len);
-        }
-        if (!e) e = LIT(out, "}");
+        e = idx_server_write_hit(out, i + 1, id, il, res[i].score, title, tl, text.data ? text.data : "", sl, dl,
+                                 with_text ? (text.data ? text.data : "") : NULL, text.len);
     }
     idx_buf_free(&text);
     return e ? e : LIT(out, "]}");
@@ -348,7 +303,7 @@ void idx_server_h_retrieve_dense(idx_server_ctx *c, const char *mode) {
                 e = write_hits(h, texts[i + q], strlen(texts[i + q]), res + q * k, counts[q], (size_t)snip, with_text, &out);
         }
     }
-    if (h) pool_put(d, h);
+    if (h) idx_server_pool_put(d->pool, h);
     free(texts);
     free(res);
     if (e || c->answered) {

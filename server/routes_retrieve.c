@@ -28,50 +28,88 @@
 
 struct idx_server_pool {
     pthread_mutex_t mu;
-    idx_sparse_searcher **v;
+    void (*free_fn)(void *);
+    void **v;
     size_t n, cap;
 };
 
-idx_err idx_server_pool_new(struct idx_server_pool **out) {
+idx_err idx_server_pool_new(void (*free_fn)(void *), struct idx_server_pool **out) {
     struct idx_server_pool *p = calloc(1, sizeof *p);
     if (!p) return idx_fail(IDX_ERR_NOMEM, "out of memory");
     pthread_mutex_init(&p->mu, NULL);
+    p->free_fn = free_fn;
     *out = p;
     return IDX_OK;
 }
 
 void idx_server_pool_free(struct idx_server_pool *p) {
     if (!p) return;
-    for (size_t i = 0; i < p->n; i++) idx_sparse_searcher_free(p->v[i]);
+    for (size_t i = 0; i < p->n; i++) p->free_fn(p->v[i]);
     free(p->v);
     pthread_mutex_destroy(&p->mu);
     free(p);
 }
 
-static idx_err pool_get(const idx_server_index *ix, idx_sparse_searcher **q) {
-    struct idx_server_pool *p = ix->searchers;
+void *idx_server_pool_get(struct idx_server_pool *p) {
     pthread_mutex_lock(&p->mu);
-    *q = p->n ? p->v[--p->n] : NULL;
+    void *h = p->n ? p->v[--p->n] : NULL;
     pthread_mutex_unlock(&p->mu);
-    return *q ? IDX_OK : idx_sparse_searcher_new(ix->sparse, q);
+    return h;
 }
 
-static void pool_put(const idx_server_index *ix, idx_sparse_searcher *q) {
-    struct idx_server_pool *p = ix->searchers;
+void idx_server_pool_put(struct idx_server_pool *p, void *h) {
     pthread_mutex_lock(&p->mu);
     if (p->n == p->cap) {
         size_t cap = p->cap ? 2 * p->cap : 8;
-        idx_sparse_searcher **v = cap <= 1024 ? realloc(p->v, cap * sizeof *v) : NULL;
+        void **v = cap <= 1024 ? realloc(p->v, cap * sizeof *v) : NULL;
         if (!v) {
             pthread_mutex_unlock(&p->mu);
-            idx_sparse_searcher_free(q);
+            p->free_fn(h);
             return;
         }
         p->v = v;
         p->cap = cap;
     }
-    p->v[p->n++] = q;
+    p->v[p->n++] = h;
     pthread_mutex_unlock(&p->mu);
+}
+
+static idx_err pool_get(const idx_server_index *ix, idx_sparse_searcher **q) {
+    *q = idx_server_pool_get(ix->searchers);
+    return *q ? IDX_OK : idx_sparse_searcher_new(ix->sparse, q);
+}
+
+idx_err idx_server_write_hit(idx_buf *out, size_t rank, const char *id, size_t il, double score,
+                             const char *title, size_t tl, const char *snip, size_t sl, uint64_t doc_len,
+                             const char *text, size_t text_len) {
+    idx_err e = rank > 1 ? LIT(out, ",{\"rank\":") : LIT(out, "{\"rank\":");
+    if (!e) e = idx_server_buf_uint(out, rank);
+    if (!e) e = LIT(out, ",\"id\":");
+    if (!e) e = idx_server_buf_str(out, id, il);
+    if (!e) e = LIT(out, ",\"score\":");
+    if (!e) e = idx_server_buf_real(out, score);
+    if (!e) e = LIT(out, ",\"title\":");
+    if (!e) e = idx_server_buf_str(out, title, tl);
+    if (!e) e = LIT(out, ",\"snippet\":");
+    if (!e) { /* on one line, as `idx retrieve` prints it */
+        char small[512], *sn = sl <= sizeof small ? small : malloc(sl);
+        if (!sn) return idx_fail(IDX_ERR_NOMEM, "out of memory");
+        for (size_t j = 0; j < sl; j++) {
+            char ch = snip[j];
+            sn[j] = (ch == '\n' || ch == '\t' || ch == '\r') ? ' ' : ch;
+        }
+        e = idx_server_buf_str(out, sn, sl);
+        if (sn != small) free(sn);
+    }
+    if (!e) e = LIT(out, ",\"document\":");
+    if (!e) e = idx_server_buf_str(out, id, il);
+    if (!e) e = LIT(out, ",\"start\":0,\"end\":");
+    if (!e) e = idx_server_buf_uint(out, doc_len);
+    if (!e && text) {
+        e = LIT(out, ",\"text\":");
+        if (!e) e = idx_server_buf_str(out, text, text_len);
+    }
+    return e ? e : LIT(out, "}");
 }
 
 /* Appends {"query":...,"hits":[...]} for one query to out. The answer is
@@ -83,7 +121,7 @@ static idx_err search_one(const idx_server_index *ix, idx_sparse_searcher *q, co
     size_t n = 0;
     idx_err e = idx_sparse_search(q, query, qlen, p, hits, &n, NULL);
     if (e) return e;
-    idx_buf text = {0}, sn = {0};
+    idx_buf text = {0};
     e = LIT(out, "{\"query\":");
     if (!e) e = idx_server_buf_str(out, query, qlen);
     if (!e) e = LIT(out, ",\"hits\":[");
@@ -102,34 +140,9 @@ static idx_err search_one(const idx_server_index *ix, idx_sparse_searcher *q, co
         size_t so = snip ? idx_sparse_snippet_start(q, text.data ? text.data : "", text.len, snip) : 0;
         size_t sl = text.len - so < snip ? text.len - so : snip;
         while (sl > 0 && so + sl < text.len && ((unsigned char)text.data[so + sl] & 0xC0) == 0x80) sl--;
-        sn.len = 0;
-        if (sl && (e = idx_buf_reserve(&sn, sl))) break;
-        for (size_t j = 0; j < sl; j++) {
-            char ch = text.data[so + j];
-            sn.data[j] = (ch == '\n' || ch == '\t' || ch == '\r') ? ' ' : ch;
-        }
-        sn.len = sl;
-        e = i ? LIT(out, ",{\"rank\":") : LIT(out, "{\"rank\":");
-        if (!e) e = idx_server_buf_uint(out, i + 1);
-        if (!e) e = LIT(out, ",\"id\":");
-        if (!e) e = idx_server_buf_str(out, id, il);
-        if (!e) e = LIT(out, ",\"score\":");
-        if (!e) e = idx_server_buf_real(out, hits[i].score);
-        if (!e) e = LIT(out, ",\"title\":");
-        if (!e) e = idx_server_buf_str(out, title, tl);
-        if (!e) e = LIT(out, ",\"snippet\":");
-        if (!e) e = idx_server_buf_str(out, sl ? sn.data : "", sl);
-        if (!e) e = LIT(out, ",\"document\":");
-        if (!e) e = idx_server_buf_str(out, id, il);
-        if (!e) e = LIT(out, ",\"start\":0,\"end\":");
-        if (!e) e = idx_server_buf_uint(out, dl);
-        if (!e && with_text) {
-            e = LIT(out, ",\"text\":");
-            if (!e) e = idx_server_buf_str(out, text.data ? text.data : "", text.len);
-        }
-        if (!e) e = LIT(out, "}");
+        e = idx_server_write_hit(out, i + 1, id, il, hits[i].score, title, tl, text.data ? text.data + so : "", sl,
+                                 dl, with_text ? (text.data ? text.data : "") : NULL, text.len);
     }
-    idx_buf_free(&sn);
     idx_buf_free(&text);
     return e ? e : LIT(out, "]}");
 }
@@ -231,7 +244,7 @@ void idx_server_h_retrieve(idx_server_ctx *c) {
                            &out);
         if (!e && qs && i + 1 < nq && idx_server_deadline(c)) break;
     }
-    if (q) pool_put(ix, q);
+    if (q) idx_server_pool_put(ix->searchers, q);
     free(hits);
     if (e || c->answered) {
         idx_buf_free(&out);

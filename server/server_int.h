@@ -21,9 +21,21 @@ typedef struct {
 idx_err idx_server_set_open(const idx_server_index_spec *specs, size_t n, idx_server_set **out);
 void idx_server_set_release(idx_server_set *set);
 
-/* A stack of reusable sparse searchers (one per concurrent request). */
-idx_err idx_server_pool_new(struct idx_server_pool **out);
+/* A stack of reusable per-request handles (sparse searchers, hybrid clones):
+ * handles that are not thread-safe are popped by a request (NULL when the
+ * stack is empty: the caller makes one) and pushed back; at most as many
+ * exist as requests ever ran at once. free_fn frees a handle. */
+idx_err idx_server_pool_new(void (*free_fn)(void *), struct idx_server_pool **out);
 void idx_server_pool_free(struct idx_server_pool *p);
+void *idx_server_pool_get(struct idx_server_pool *p);
+void idx_server_pool_put(struct idx_server_pool *p, void *h);
+/* Appends one retrieval hit object, as `idx retrieve --json` writes it:
+ * {"rank","id","score","title","snippet","document","start":0,"end":doc_len
+ * [,"text"]}; the snippet is snip[0..sl) with newlines and tabs as spaces,
+ * text is written when non-NULL. */
+idx_err idx_server_write_hit(idx_buf *out, size_t rank, const char *id, size_t il, double score,
+                             const char *title, size_t tl, const char *snip, size_t sl, uint64_t doc_len,
+                             const char *text, size_t text_len);
 
 /* Latency histogram bounds in seconds (Prometheus "le" labels). */
 #define IDX_SERVER_NBUCKETS 14

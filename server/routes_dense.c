@@ -33,7 +33,6 @@
 #include "idx_hybrid.h"
 #include "server_int.h"
 
-#define DENSE_MAX_K 1000
 #define DENSE_GROUP 32
 #define LIT(b, s) idx_buf_append((b), (s), sizeof(s) - 1)
 
@@ -156,9 +155,9 @@ static int get_real(idx_server_ctx *c, json_t *obj, const char *key, double lo, 
     return 1;
 }
 
-void idx_server_h_retrieve_dense(idx_server_ctx *c, const char *mode) {
+void idx_server_h_retrieve_dense(idx_server_ctx *c, const idx_server_retrieve_req *r) {
     json_t *body = idx_server_body(c);
-    const idx_server_opts *lim = idx_server_limits(c);
+    const char *mode = r->mode;
     idx_hybrid_opts ho;
     memset(&ho, 0, sizeof ho);
     if (!strcmp(mode, "dense"))
@@ -169,13 +168,11 @@ void idx_server_h_retrieve_dense(idx_server_ctx *c, const char *mode) {
         idx_server_error(c, 400, "bad_request", "field 'mode' must be \"sparse\", \"dense\" or \"hybrid\" (got '%.50s')", mode);
         return;
     }
-    const char *name, *fusion = NULL;
-    uint64_t k = 10, snip = 200, depth = 0, ef = 0;
-    int with_text = 1;
-    if (!idx_server_field_str(c, body, "index", 1, &name, NULL) ||
-        !idx_server_field_uint(c, body, "k", 0, 1, DENSE_MAX_K, &k) ||
-        !idx_server_field_uint(c, body, "snippet", 0, 0, 100000, &snip) ||
-        !idx_server_field_uint(c, body, "depth", 0, 1, 10000, &depth) ||
+    const char *fusion = NULL;
+    uint64_t depth = 0, ef = 0;
+    size_t k = (size_t)r->k, nq = r->nq;
+    json_t *q1 = r->q1, *qs = r->qs;
+    if (!idx_server_field_uint(c, body, "depth", 0, 1, 10000, &depth) ||
         !idx_server_field_str(c, body, "fusion", 0, &fusion, NULL) ||
         !get_real(c, body, "weight", 0, 1, 1, &ho.dense_weight) || !get_real(c, body, "rrf_k", 0, 1, 1e9, &ho.rrf_k))
         return;
@@ -189,14 +186,6 @@ void idx_server_h_retrieve_dense(idx_server_ctx *c, const char *mode) {
             return;
         }
     }
-    json_t *wt = json_object_get(body, "with_text");
-    if (wt) {
-        if (!json_is_boolean(wt)) {
-            idx_server_error(c, 400, "bad_request", "field 'with_text' must be true or false");
-            return;
-        }
-        with_text = json_is_true(wt);
-    }
     json_t *dn = json_object_get(body, "dense");
     if (dn && !json_is_null(dn)) {
         json_t *hn = json_object_get(dn, "hnsw");
@@ -208,56 +197,19 @@ void idx_server_h_retrieve_dense(idx_server_ctx *c, const char *mode) {
         if (!idx_server_field_uint(c, dn, "ef", 0, 1, 1u << 20, &ef)) return;
         ho.ef = (uint32_t)ef;
     }
-    json_t *sp = json_object_get(body, "sparse");
-    if (sp) {
-        json_t *k1 = json_object_get(sp, "k1"), *b = json_object_get(sp, "b");
-        if (!json_is_object(sp) || (k1 && !(json_is_number(k1) && json_number_value(k1) >= 0 &&
-                                            json_number_value(k1) <= 1000)) ||
-            (b && !(json_is_number(b) && json_number_value(b) >= 0 && json_number_value(b) <= 1))) {
-            idx_server_error(c, 400, "bad_request", "'sparse' must be {\"k1\": >= 0, \"b\": in [0, 1]}");
-            return;
-        }
-        if (k1) ho.bm25_k1 = json_number_value(k1);
-        if (b) ho.bm25_b = json_number_value(b);
-    }
-    static const char *const reserved[] = {"rerank", "budget"};
-    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++) {
-        json_t *v = json_object_get(body, reserved[i]);
-        if (v && !json_is_null(v) && !json_is_false(v)) {
-            idx_server_error(c, 400, "unsupported", "'%s' is not available on this server yet", reserved[i]);
-            return;
-        }
-    }
-    json_t *q1 = json_object_get(body, "query"), *qs = json_object_get(body, "queries");
-    if (!!q1 == !!qs) {
-        idx_server_error(c, 400, "bad_request", "give either 'query' (a string) or 'queries' (an array of strings)");
-        return;
-    }
-    if (qs && !json_is_array(qs)) {
-        idx_server_error(c, 400, "bad_request", "field 'queries' must be an array of strings");
-        return;
-    }
-    size_t nq = qs ? json_array_size(qs) : 1;
-    if (nq > lim->max_batch) {
-        idx_server_error(c, 400, "limit_exceeded", "'queries' has %zu entries, more than the limit max_batch=%zu", nq,
-                         lim->max_batch);
-        return;
-    }
+    if (r->has_k1) ho.bm25_k1 = r->k1;
+    if (r->has_b) ho.bm25_b = r->b;
     for (size_t i = 0; i < nq; i++) {
         json_t *v = qs ? json_array_get(qs, i) : q1;
-        char field[32];
-        snprintf(field, sizeof field, qs ? "queries[%zu]" : "query", i);
-        if (!json_is_string(v)) {
-            idx_server_error(c, 400, "bad_request", "%s must be a string", field);
-            return;
-        }
-        if (!idx_server_query_ok(c, field, json_string_length(v))) return;
         if (memchr(json_string_value(v), 0, json_string_length(v))) {
-            idx_server_error(c, 400, "bad_request", "%s contains a NUL character", field);
+            if (qs)
+                idx_server_error(c, 400, "bad_request", "queries[%zu] contains a NUL character", i);
+            else
+                idx_server_error(c, 400, "bad_request", "query contains a NUL character");
             return;
         }
     }
-    const idx_server_index *ix = idx_server_index_get(c, name);
+    const idx_server_index *ix = idx_server_index_get(c, r->name);
     if (!ix) return;
     struct idx_server_dense *d = ix->dense;
     if (!d) {
@@ -300,29 +252,11 @@ void idx_server_h_retrieve_dense(idx_server_ctx *c, const char *mode) {
         for (size_t q = 0; !e && q < m; q++) {
             if (i + q) e = LIT(&out, ",");
             if (!e)
-                e = write_hits(h, texts[i + q], strlen(texts[i + q]), res + q * k, counts[q], (size_t)snip, with_text, &out);
+                e = write_hits(h, texts[i + q], strlen(texts[i + q]), res + q * k, counts[q], (size_t)r->snip, r->with_text, &out);
         }
     }
     if (h) idx_server_pool_put(d->pool, h);
     free(texts);
     free(res);
-    if (e || c->answered) {
-        idx_buf_free(&out);
-        if (e) idx_server_fail(c, e);
-        return;
-    }
-    if (qs)
-        e = LIT(&out, "]");
-    else if (out.len)
-        out.len--; /* drop the '}' of {"query","hits"} */
-    if (!e && !qs) e = idx_buf_printf(&out, ",\"mode\":\"%s\"", mode);
-    if (!e) e = LIT(&out, ",\"latency_ms\":");
-    if (!e) e = idx_server_buf_real(&out, idx_server_elapsed(c) * 1000.0);
-    if (!e) e = LIT(&out, "}");
-    if (e) {
-        idx_buf_free(&out);
-        idx_server_fail(c, e);
-        return;
-    }
-    idx_server_reply_text(c, 200, "application/json", out.data, out.len);
+    idx_server_retrieve_reply(c, r, e, &out);
 }

@@ -147,40 +147,35 @@ static idx_err search_one(const idx_server_index *ix, idx_sparse_searcher *q, co
     return e ? e : LIT(out, "]}");
 }
 
-void idx_server_h_retrieve(idx_server_ctx *c) {
-    json_t *body = idx_server_body(c);
+/* Checks the fields all modes share into *r; 0 when an error was sent. */
+static int parse_common(idx_server_ctx *c, json_t *body, idx_server_retrieve_req *r) {
     const idx_server_opts *lim = idx_server_limits(c);
-    const char *name, *mode = "sparse";
-    uint64_t k = 10, snip = 200;
-    int with_text = 1;
-    if (!idx_server_field_str(c, body, "index", 1, &name, NULL) ||
-        !idx_server_field_str(c, body, "mode", 0, &mode, NULL) ||
-        !idx_server_field_uint(c, body, "k", 0, 1, RETRIEVE_MAX_K, &k) ||
-        !idx_server_field_uint(c, body, "snippet", 0, 0, 100000, &snip))
-        return;
+    memset(r, 0, sizeof *r);
+    r->mode = "sparse";
+    r->k = 10;
+    r->snip = 200;
+    r->with_text = 1;
+    if (!idx_server_field_str(c, body, "index", 1, &r->name, NULL) ||
+        !idx_server_field_str(c, body, "mode", 0, &r->mode, NULL) ||
+        !idx_server_field_uint(c, body, "k", 0, 1, RETRIEVE_MAX_K, &r->k) ||
+        !idx_server_field_uint(c, body, "snippet", 0, 0, 100000, &r->snip))
+        return 0;
     json_t *wt = json_object_get(body, "with_text");
     if (wt) {
         if (!json_is_boolean(wt)) {
             idx_server_error(c, 400, "bad_request", "field 'with_text' must be true or false");
-            return;
+            return 0;
         }
-        with_text = json_is_true(wt);
+        r->with_text = json_is_true(wt);
     }
-    if (strcmp(mode, "sparse")) { /* dense, hybrid: server/routes_dense.c */
-        idx_server_h_retrieve_dense(c, mode);
-        return;
-    }
-    static const char *const reserved[] = {"rerank", "budget", "dense", "hybrid"};
+    static const char *const reserved[] = {"rerank", "budget"};
     for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++) {
         json_t *v = json_object_get(body, reserved[i]);
         if (v && !json_is_null(v) && !json_is_false(v)) {
             idx_server_error(c, 400, "unsupported", "'%s' is not available on this server yet", reserved[i]);
-            return;
+            return 0;
         }
     }
-    idx_sparse_params p;
-    idx_sparse_params_default(&p);
-    p.k = (size_t)k;
     json_t *sp = json_object_get(body, "sparse");
     if (sp) {
         json_t *k1 = json_object_get(sp, "k1"), *b = json_object_get(sp, "b");
@@ -188,40 +183,86 @@ void idx_server_h_retrieve(idx_server_ctx *c) {
                                             json_number_value(k1) <= 1000)) ||
             (b && !(json_is_number(b) && json_number_value(b) >= 0 && json_number_value(b) <= 1))) {
             idx_server_error(c, 400, "bad_request", "'sparse' must be {\"k1\": >= 0, \"b\": in [0, 1]}");
-            return;
+            return 0;
         }
-        if (k1) p.k1 = json_number_value(k1);
-        if (b) p.b = json_number_value(b);
+        if ((r->has_k1 = k1 != NULL)) r->k1 = json_number_value(k1);
+        if ((r->has_b = b != NULL)) r->b = json_number_value(b);
     }
-    json_t *q1 = json_object_get(body, "query"), *qs = json_object_get(body, "queries");
-    if (!!q1 == !!qs) {
+    r->q1 = json_object_get(body, "query");
+    r->qs = json_object_get(body, "queries");
+    if (!!r->q1 == !!r->qs) {
         idx_server_error(c, 400, "bad_request", "give either 'query' (a string) or 'queries' (an array of strings)");
-        return;
+        return 0;
     }
-    size_t nq = qs ? json_array_size(qs) : 1;
-    if (qs && !json_is_array(qs)) {
+    if (r->qs && !json_is_array(r->qs)) {
         idx_server_error(c, 400, "bad_request", "field 'queries' must be an array of strings");
-        return;
+        return 0;
     }
-    if (nq > lim->max_batch) {
-        idx_server_error(c, 400, "limit_exceeded", "'queries' has %zu entries, more than the limit max_batch=%zu", nq,
-                         lim->max_batch);
-        return;
+    r->nq = r->qs ? json_array_size(r->qs) : 1;
+    if (r->nq > lim->max_batch) {
+        idx_server_error(c, 400, "limit_exceeded", "'queries' has %zu entries, more than the limit max_batch=%zu",
+                         r->nq, lim->max_batch);
+        return 0;
     }
-    for (size_t i = 0; i < nq; i++) {
-        json_t *v = qs ? json_array_get(qs, i) : q1;
+    for (size_t i = 0; i < r->nq; i++) {
+        json_t *v = r->qs ? json_array_get(r->qs, i) : r->q1;
         char field[32];
-        if (qs)
-            snprintf(field, sizeof field, "queries[%zu]", i);
-        else
-            snprintf(field, sizeof field, "query");
+        snprintf(field, sizeof field, r->qs ? "queries[%zu]" : "query", i);
         if (!json_is_string(v)) {
             idx_server_error(c, 400, "bad_request", "%s must be a string", field);
+            return 0;
+        }
+        if (!idx_server_query_ok(c, field, json_string_length(v))) return 0;
+    }
+    return 1;
+}
+
+void idx_server_retrieve_reply(idx_server_ctx *c, const idx_server_retrieve_req *r, idx_err e, idx_buf *out) {
+    if (e || c->answered) {
+        idx_buf_free(out);
+        if (e) idx_server_fail(c, e);
+        return;
+    }
+    /* close the object: a batch's results array, or the single query's object */
+    if (r->qs)
+        e = LIT(out, "]");
+    else if (out->len)
+        out->len--; /* drop the '}' of {"query","hits"} */
+    if (!e && !r->qs) e = LIT(out, ",\"mode\":");
+    if (!e && !r->qs) e = idx_server_buf_str(out, r->mode, strlen(r->mode));
+    if (!e) e = LIT(out, ",\"latency_ms\":");
+    if (!e) e = idx_server_buf_real(out, idx_server_elapsed(c) * 1000.0);
+    if (!e) e = LIT(out, "}");
+    if (e) {
+        idx_buf_free(out);
+        idx_server_fail(c, e);
+        return;
+    }
+    idx_server_reply_text(c, 200, "application/json", out->data, out->len);
+}
+
+void idx_server_h_retrieve(idx_server_ctx *c) {
+    json_t *body = idx_server_body(c);
+    idx_server_retrieve_req r;
+    if (!parse_common(c, body, &r)) return;
+    if (strcmp(r.mode, "sparse")) { /* dense, hybrid: server/routes_dense.c */
+        idx_server_h_retrieve_dense(c, &r);
+        return;
+    }
+    static const char *const other[] = {"dense", "hybrid"};
+    for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
+        json_t *v = json_object_get(body, other[i]);
+        if (v && !json_is_null(v) && !json_is_false(v)) {
+            idx_server_error(c, 400, "unsupported", "'%s' is not available on this server yet", other[i]);
             return;
         }
-        if (!idx_server_query_ok(c, field, json_string_length(v))) return;
     }
-    const idx_server_index *ix = idx_server_index_get(c, name);
+    idx_sparse_params p;
+    idx_sparse_params_default(&p);
+    p.k = (size_t)r.k;
+    if (r.has_k1) p.k1 = r.k1;
+    if (r.has_b) p.b = r.b;
+    const idx_server_index *ix = idx_server_index_get(c, r.name);
     if (!ix) return;
     if (!ix->sparse) {
         idx_server_error(c, 400, "missing_part", "index '%s' has no sparse part (build it with idx index-sparse)",
@@ -229,40 +270,22 @@ void idx_server_h_retrieve(idx_server_ctx *c) {
         return;
     }
     idx_sparse_searcher *q = NULL;
-    idx_sparse_hit *hits = calloc((size_t)k, sizeof *hits);
+    idx_sparse_hit *hits = calloc((size_t)r.k, sizeof *hits);
     idx_err e = hits ? pool_get(ix, &q) : idx_fail(IDX_ERR_NOMEM, "out of memory");
     idx_buf out = {0};
     /* room for the usual answer at once (it grows beyond when needed) */
-    size_t guess = (size_t)k * (with_text ? 1200 : 160 + (size_t)snip) + 64;
-    if (!e) e = idx_buf_reserve(&out, guess < 65536 / nq ? guess * nq : 65536);
-    if (!e && qs) e = LIT(&out, "{\"mode\":\"sparse\",\"results\":[");
-    for (size_t i = 0; !e && i < nq; i++) {
-        json_t *v = qs ? json_array_get(qs, i) : q1;
+    size_t guess = (size_t)r.k * (r.with_text ? 1200 : 160 + (size_t)r.snip) + 64;
+    if (!e) e = idx_buf_reserve(&out, guess < 65536 / r.nq ? guess * r.nq : 65536);
+    if (!e && r.qs) e = LIT(&out, "{\"mode\":\"sparse\",\"results\":[");
+    for (size_t i = 0; !e && i < r.nq; i++) {
+        json_t *v = r.qs ? json_array_get(r.qs, i) : r.q1;
         if (i) e = LIT(&out, ",");
         if (!e)
-            e = search_one(ix, q, json_string_value(v), json_string_length(v), &p, hits, (size_t)snip, with_text,
+            e = search_one(ix, q, json_string_value(v), json_string_length(v), &p, hits, (size_t)r.snip, r.with_text,
                            &out);
-        if (!e && qs && i + 1 < nq && idx_server_deadline(c)) break;
+        if (!e && r.qs && i + 1 < r.nq && idx_server_deadline(c)) break;
     }
     if (q) idx_server_pool_put(ix->searchers, q);
     free(hits);
-    if (e || c->answered) {
-        idx_buf_free(&out);
-        if (e) idx_server_fail(c, e);
-        return;
-    }
-    /* close the object: a batch's results array, or the single query's object */
-    if (qs)
-        e = LIT(&out, "]");
-    else if (out.len)
-        out.len--; /* drop the '}' of {"query","hits"} */
-    if (!e) e = idx_buf_printf(&out, "%s\"latency_ms\":", qs ? "," : ",\"mode\":\"sparse\",");
-    if (!e) e = idx_server_buf_real(&out, idx_server_elapsed(c) * 1000.0);
-    if (!e) e = LIT(&out, "}");
-    if (e) {
-        idx_buf_free(&out);
-        idx_server_fail(c, e);
-        return;
-    }
-    idx_server_reply_text(c, 200, "application/json", out.data, out.len);
+    idx_server_retrieve_reply(c, &r, e, &out);
 }

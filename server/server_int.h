@@ -29,6 +29,22 @@ idx_err idx_server_pool_new(void (*free_fn)(void *), struct idx_server_pool **ou
 void idx_server_pool_free(struct idx_server_pool *p);
 void *idx_server_pool_get(struct idx_server_pool *p);
 void idx_server_pool_put(struct idx_server_pool *p, void *h);
+/* The fields every mode of POST /v1/retrieve shares, checked once by
+ * idx_server_h_retrieve (routes_retrieve.c) before the mode's handler runs. */
+typedef struct {
+    const char *name, *mode;
+    uint64_t k, snip;
+    int with_text;
+    int has_k1, has_b; /* "sparse": {"k1", "b"} given */
+    double k1, b;
+    json_t *q1, *qs; /* "query" or "queries" (validated strings) */
+    size_t nq;
+} idx_server_retrieve_req;
+void idx_server_h_retrieve_dense(idx_server_ctx *c, const idx_server_retrieve_req *r);
+/* Closes a retrieve answer started with {"mode",...,"results":[ (batch) or a
+ * single {"query","hits"} object, adds mode and latency, and sends it (or the
+ * error); frees out. */
+void idx_server_retrieve_reply(idx_server_ctx *c, const idx_server_retrieve_req *r, idx_err e, idx_buf *out);
 /* Appends one retrieval hit object, as `idx retrieve --json` writes it:
  * {"rank","id","score","title","snippet","document","start":0,"end":doc_len
  * [,"text"]}; the snippet is snip[0..sl) with newlines and tabs as spaces,
@@ -151,7 +167,6 @@ void idx_server_h_contamination(idx_server_ctx *c);
 /* Dense models and retrieval (server/routes_embed.c, server/routes_dense.c). */
 void idx_server_h_embeddings(idx_server_ctx *c);
 void idx_server_h_models(idx_server_ctx *c);
-void idx_server_h_retrieve_dense(idx_server_ctx *c, const char *mode); /* /v1/retrieve, mode dense|hybrid */
 void idx_server_models_free(struct idx_server_models *m);
 /* Opens ix->dense when the manifest has a dense part (a model that cannot be
  * loaded is recorded, not fatal); frees it. */

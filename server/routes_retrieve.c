@@ -5,9 +5,9 @@
  *   {"index", "query" | "queries", "k", "mode": "sparse",
  *    "sparse": {"k1", "b"}, "snippet": bytes, "with_text": bool,
  *    "rerank": ..., "budget": ...}
- * Only mode "sparse" exists today; "dense" and "hybrid", "rerank" and a token
- * "budget" are reserved fields that later modules fill in (asking for them now
- * is a 400 "unsupported", never silently ignored). A hit carries the unit
+ * The fields every mode shares are checked here; "dense" and "hybrid" go on
+ * to server/routes_dense.c. "rerank" and a token "budget" are reserved (asking
+ * for them now is a 400 "unsupported", never silently ignored). A hit carries the unit
  * retrieved (id, score, title, snippet, text) and where it lies: its
  * document's id and the byte offsets [start, end) in that document (the
  * whole document until chunk-level retrieval lands).

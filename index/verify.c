@@ -55,14 +55,15 @@ idx_err idx_index_verify(const char *index_dir, int deep) {
     /* Where the text comes from: the manifest, the store and the shards agree. */
     {
         const char *ts = json_string_value(json_object_get(dp, "text"));
+        json_t *isa = json_object_get(fp, "isa_sample");
         int src = idx_docs_text_source(docs);
         const char *want = src == IDX_DOCS_TEXT_FM ? "fm" : src == IDX_DOCS_TEXT_STORE ? "store" : "none";
-        if (ts ? strcmp(ts, want) != 0 : src != IDX_DOCS_TEXT_STORE) {
+        /* Both keys or neither (an index from before text source "fm": then the store keeps the text). */
+        if ((ts != NULL) != (isa != NULL) || (ts ? strcmp(ts, want) != 0 : src != IDX_DOCS_TEXT_STORE)) {
             e = idx_fail(IDX_ERR_CORRUPT, "manifest part \"docs\": \"text\" disagrees with the document store");
             goto done;
         }
-        json_t *isa = json_object_get(fp, "isa_sample");
-        if (isa || src == IDX_DOCS_TEXT_FM) {
+        if (isa) {
             uint32_t rate = 0;
             for (size_t i = 0; i < idx_fm_shard_count(fm); i++) {
                 idx_fm_shard_sizes s;

@@ -581,7 +581,9 @@ static int cmd_inspect(int argc, char **argv) {
     printf("\ncomponent                 bytes   %% of corpus\n");
     printf("fm: bwt (wavelet tree) %12llu %8.2f%%\n", (unsigned long long)bwt, pct(bwt, corpus));
     printf("fm: sa samples+marks   %12llu %8.2f%%\n", (unsigned long long)samp, pct(samp, corpus));
-    printf("fm: isa samples (r=%-5u)%11llu %8.2f%%\n", isa_rate, (unsigned long long)isa, pct(isa, corpus));
+    char isa_label[64];
+    snprintf(isa_label, sizeof isa_label, "fm: isa samples r=%u", isa_rate);
+    printf("%-22s %12llu %8.2f%%\n", isa_label, (unsigned long long)isa, pct(isa, corpus));
     printf("fm: doc starts         %12llu %8.2f%%\n", (unsigned long long)starts, pct(starts, corpus));
     printf("fm: files total        %12llu %8.2f%%\n", (unsigned long long)fm_total, pct(fm_total, corpus));
     printf("docs: text source      %12s\n", ds.text_source == IDX_DOCS_TEXT_FM      ? "fm"
@@ -592,6 +594,9 @@ static int cmd_inspect(int argc, char **argv) {
     printf("docs: ids+meta+offsets %12llu %8.2f%%\n", (unsigned long long)(ds.ids + ds.meta + ds.offsets),
            pct(ds.ids + ds.meta + ds.offsets, corpus));
     printf("docs: file total       %12llu %8.2f%%\n", (unsigned long long)ds.file_bytes, pct(ds.file_bytes, corpus));
+    /* what count, find and show need: the FM-index and the document store */
+    printf("fm + docs              %12llu %8.2f%%\n", (unsigned long long)(fm_total + ds.file_bytes),
+           pct(fm_total + ds.file_bytes, corpus));
     uint64_t all = idx_du(dir);
     printf("index directory total  %12llu %8.2f%%\n", (unsigned long long)all, pct(all, corpus));
     idx_docs_close(docs);

@@ -460,9 +460,20 @@ static pthread_mutex_t fm_reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static fm_entry *fm_reg;
 
 static idx_err fm_acquire(const char *dir, idx_fm **out) {
-    char *key = realpath(dir, NULL);
-    if (!key) key = strdup(dir);
-    if (!key) return idx_fail(IDX_ERR_NOMEM, "out of memory");
+    /* Keyed by the directory's path and inode: an index rebuilt in place
+     * (published by a rename) is a new directory and gets its own entry. */
+    char *rp = realpath(dir, NULL);
+    struct stat st;
+    memset(&st, 0, sizeof st);
+    stat(dir, &st);
+    idx_buf kb = {0};
+    if (idx_buf_printf(&kb, "%llu:%llu:%s", (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
+                       rp ? rp : dir) != IDX_OK) {
+        free(rp);
+        return idx_fail(IDX_ERR_NOMEM, "out of memory");
+    }
+    free(rp);
+    char *key = kb.data;
     idx_err e = IDX_OK;
     pthread_mutex_lock(&fm_reg_lock);
     fm_entry *x = fm_reg;

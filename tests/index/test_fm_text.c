@@ -437,11 +437,55 @@ static void test_malformed_isa(void **state) {
     }
 }
 
+/* Stores of the same directory share one FM-index (refcounted); closing one
+ * leaves the other working; an index rebuilt in place is not served from the
+ * FM-index of the old one. */
+static void test_shared_fm_and_rebuild(void **state) {
+    (void)state;
+    char *ix = build("ix_share", IDX_FM_LAYOUT_COMPACT, IDX_TEXT_FM, 16, 0);
+    idx_docs *d1, *d2, *d3;
+    assert_int_equal(idx_docs_open(ix, 0, &d1), IDX_OK);
+    assert_int_equal(idx_docs_open(ix, 0, &d2), IDX_OK);
+    idx_buf b = {0};
+    assert_int_equal(idx_docs_text(d1, 5, 0, 100, &b), IDX_OK);
+    assert_int_equal(idx_docs_text(d2, 5, 0, 100, &b), IDX_OK);
+    assert_int_equal(b.len, 2 * g_c.len[5]);
+    assert_memory_equal(b.data + g_c.len[5], g_c.text[5], g_c.len[5]);
+    idx_docs_close(d1);
+    b.len = 0;
+    assert_int_equal(idx_docs_text(d2, 1, 0, 255, &b), IDX_OK);
+    assert_int_equal(b.len, 255);
+    assert_memory_equal(b.data, g_c.text[1], 255);
+    /* rebuild the same directory from another corpus while d2 is open */
+    char *in2 = t_path(g_dir, "other.jsonl");
+    t_writes(in2, "{\"_id\":\"x\",\"text\":\"completely different text\"}\n");
+    idx_index_build_opts o;
+    memset(&o, 0, sizeof o);
+    o.force = 1;
+    o.text_source = IDX_TEXT_FM;
+    const char *in[1] = {in2};
+    assert_int_equal(idx_index_build(ix, in, 1, &o, NULL), IDX_OK);
+    assert_int_equal(idx_docs_open(ix, 0, &d3), IDX_OK);
+    b.len = 0;
+    assert_int_equal(idx_docs_text(d3, 0, 0, 100, &b), IDX_OK);
+    assert_int_equal(b.len, 25);
+    assert_memory_equal(b.data, "completely different text", 25);
+    b.len = 0;
+    assert_int_equal(idx_docs_text(d2, 1, 0, 255, &b), IDX_OK); /* the old one still reads its own */
+    assert_memory_equal(b.data, g_c.text[1], 255);
+    idx_docs_close(d3);
+    idx_docs_close(d2);
+    idx_buf_free(&b);
+    free(in2);
+    free(ix);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_text_every_layout_rate_and_shards),
         cmocka_unit_test(test_cli_show_and_find),
         cmocka_unit_test(test_malformed_isa),
+        cmocka_unit_test(test_shared_fm_and_rebuild),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

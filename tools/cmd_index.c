@@ -150,6 +150,10 @@ static int cmd_build(int argc, char **argv) {
         default: idx_chunk_cli_free(chunker); return idx_cli_usage("build", "bad option");
         }
     }
+    if (o.isa_sample && o.text_source == IDX_TEXT_STORE) {
+        idx_chunk_cli_free(chunker);
+        return idx_cli_usage("build", "--isa-sample goes with --text fm");
+    }
     if (!out) { idx_chunk_cli_free(chunker); return idx_cli_usage("build", "missing -o INDEX"); }
     if (optind >= argc) { idx_chunk_cli_free(chunker); return idx_cli_usage("build", "no input given"); }
     if (!quiet) o.progress = idx_cli_progress;

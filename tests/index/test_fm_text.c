@@ -230,6 +230,9 @@ static void test_cli_show_and_find(void **state) {
     }
     assert_int_equal(t_sh("'%s' build -q --text nope -o '%s/x' '%s' 2>/dev/null", t_idx_bin(), g_dir, g_input), 2);
     assert_int_equal(t_sh("'%s' build -q --isa-sample 0 -o '%s/x' '%s' 2>/dev/null", t_idx_bin(), g_dir, g_input), 2);
+    assert_int_equal(t_sh("'%s' build -q --text store --isa-sample 64 -o '%s/x' '%s' 2>/dev/null", t_idx_bin(), g_dir,
+                          g_input),
+                     2);
     free(out);
     free(ixf);
     free(ixs);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # fm_bench.sh -- the issue-2 FM-index benchmark: builds the same corpus with
-# `idx build` (compact layout, and the fast layout when this build supports
-# it) and with sdsl-lite's construct() of csa_wt<wt_huff<rrr_vector<127>>,32,64>
+# `idx build` (the compact layout, fixed-block boosted wavelet trees; the sdsl
+# layout, sdsl's wt_huff<rrr_vector<63>> inside idx; and the fast layout) and with sdsl-lite's construct() of csa_wt<wt_huff<rrr_vector<127>>,32,64>
 # (bench/sdsl_peer.cpp), then measures both in the same run with the same
 # queries and prints one side-by-side table (bench/fm_table.py): build wall
 # time, peak RSS, on-disk bytes / corpus text bytes, count latency p50/p99 for
@@ -24,8 +24,8 @@
 #   IDX_BUILD_ARGS=""           extra arguments for idx build (e.g. --mem 4G)
 #   KEEP=0            1 keeps the built indexes in OUT
 #   FAST_TEXT=store   --text of the fast side (store or fm)
-#   SIDES="peer ours fast"      which sides to build and measure (fast: only when
-#                     this idx build has --layout; ratios need the peer)
+#   SIDES="peer ours sdsl fast" which sides to build and measure (ours = compact;
+#                     sdsl/fast: only when this idx build has --layout; ratios need the peer)
 # Needs g++, libsdsl-dev, libdivsufsort-dev, /usr/bin/time (package time).
 set -euo pipefail
 if [ "$#" -ne 1 ] || [ ! -f "$1" ]; then
@@ -64,9 +64,9 @@ if [ ! -f "$out/q/present50.q" ]; then
   "$out/qgen" "$out/text.bin" "$out/q" --n "${NQ:-10000}" --seed "${SEED:-42}"
 fi
 
-sides="${SIDES:-peer ours fast}"
+sides="${SIDES:-peer ours sdsl fast}"
 want() { case " $sides " in *" $1 "*) return 0;; esac; return 1; }
-rm -f "$out"/{peer,ours,fast}.query.out.* "$out"/{peer,ours,fast}.build.time "$out"/{peer,ours,fast}.bytes
+rm -f "$out"/{peer,ours,sdsl,fast}.query.out.* "$out"/{peer,ours,sdsl,fast}.build.time "$out"/{peer,ours,sdsl,fast}.bytes
 du_bytes() { du -sb "$@" | awk '{s += $1} END {printf "%.0f\n", s}'; }
 
 if want peer; then
@@ -86,16 +86,18 @@ build_ours() { # label extra-args...
   echo "$(du_bytes "$out/$label.idx") $(du_bytes "$out/$label.idx/fm")" > "$out/$label.bytes"
 }
 if want ours; then build_ours ours; fi
-rm -f "$out"/fast.*
-if want fast; then
-  if "$idx" build --help 2>&1 | grep -q -- '--layout'; then
-    if build_ours fast --layout fast --text "${FAST_TEXT:-store}"; then :; else
-      log "the fast layout failed to build; left out"; rm -rf "$out/fast.idx" "$out"/fast.*
+for lay in sdsl fast; do
+  rm -f "$out"/$lay.*
+  want $lay || continue
+  if "$idx" build --help 2>&1 | grep -q -- "--layout.*$lay"; then
+    if [ $lay = fast ]; then lay_args=(--layout fast --text "${FAST_TEXT:-store}"); else lay_args=(--layout $lay); fi
+    if build_ours $lay "${lay_args[@]}"; then :; else
+      log "the $lay layout failed to build; left out"; rm -rf "$out/$lay.idx" "$out"/$lay.*
     fi
   else
-    log "this idx build has no --layout option; fast layout left out"
+    log "this idx build has no --layout $lay; left out"
   fi
-fi
+done
 
 # The machine is shared and noisy: the sides take turns, one timed pass each
 # per round (after a warm-up pass), and the table takes medians over rounds.
@@ -108,10 +110,12 @@ for r in $(seq 1 "$reps"); do
     log "round $r/$reps: our queries (compact)"
     "$bdir/bench/fm_bench" "$out/ours.idx" "$out/q" "$out" 1 ours > "$out/ours.query.out.$r"
   fi
-  if [ -d "$out/fast.idx" ]; then
-    log "round $r/$reps: our queries (fast)"
-    "$bdir/bench/fm_bench" "$out/fast.idx" "$out/q" "$out" 1 fast > "$out/fast.query.out.$r"
-  fi
+  for lay in sdsl fast; do
+    if [ -d "$out/$lay.idx" ]; then
+      log "round $r/$reps: our queries ($lay)"
+      "$bdir/bench/fm_bench" "$out/$lay.idx" "$out/q" "$out" 1 $lay > "$out/$lay.query.out.$r"
+    fi
+  done
 done
 
 echo "== FM-index benchmark: $(basename "$corpus"), $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- . 2>/dev/null || echo '+dirty'), $(nproc) cores, REPS=$reps, sides: $sides, idx build --threads $threads ${IDX_BUILD_ARGS:-}"
@@ -119,6 +123,6 @@ echo "load average at the end: $(cut -d" " -f1-3 /proc/loadavg) (the machine is 
 status=0
 /usr/bin/python3 "$here/fm_table.py" "$out" || status=$?
 if [ "${KEEP:-0}" != 1 ]; then
-  rm -rf "$out/ours.idx" "$out/fast.idx" "$out/peer.csa" "$out/peer.docs"
+  rm -rf "$out/ours.idx" "$out/sdsl.idx" "$out/fast.idx" "$out/peer.csa" "$out/peer.docs"
 fi
 exit "$status"

@@ -11,7 +11,7 @@ files one run left in OUTDIR, and checks every answer:
                                             FM-index part (peer: the csa; idx: fm/)
   OUTDIR/text.bytes                         corpus text bytes (documents only)
 
-SIDE is "peer" and "ours", and "fast" when the fast layout was built.
+SIDE is "peer" and "ours" (compact), and "sdsl" / "fast" when those layouts were built.
 Every count of every side must equal the naive count, every located set of
 occurrences must hash like the naive one, every window must hash like the
 text: any mismatch is printed and the exit status is 1.
@@ -64,8 +64,8 @@ def main():
         print("usage: fm_table.py OUTDIR", file=sys.stderr)
         return 2
     d = sys.argv[1]
-    sides = [s for s in ("peer", "ours", "fast") if glob.glob(f"{d}/{s}.query.out.*")]
-    names = {"peer": "sdsl peer", "ours": "idx compact", "fast": "idx fast"}
+    sides = [s for s in ("peer", "ours", "sdsl", "fast") if glob.glob(f"{d}/{s}.query.out.*")]
+    names = {"peer": "sdsl peer", "ours": "idx compact", "sdsl": "idx sdsl", "fast": "idx fast"}
     text_bytes = int(open(f"{d}/text.bytes").read().split()[0])
     R = {}
     for s in sides:

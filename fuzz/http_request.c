@@ -4,7 +4,11 @@
  * Authorization header). It runs through idx_server_handle -- the same
  * routing, query-string and percent decoding, auth, size limits, JSON
  * parsing and handlers as the HTTP daemon -- against a small index built once
- * per process. Every answer must be a status in 200..599 with a JSON body
+ * per process. When the tiny BERT of the encoder tests is in the source tree
+ * (tests/encoder/data/tiny-st, found from this file's path), the index gets
+ * a dense part and the server serves the model, so /v1/embeddings, /v1/models
+ * and dense/hybrid /v1/retrieve run for real (else they answer 404/400).
+ * Every answer must be a status in 200..599 with a JSON body
  * (or the Prometheus text of /metrics); anything else aborts.
  */
 #include <stdint.h>
@@ -13,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "idx_dense.h"
 #include "idx_index.h"
 #include "idx_server.h"
 
@@ -51,8 +56,24 @@ static int setup(void) {
     idx_text_config tc;
     idx_text_config_default(&tc);
     if (idx_sparse_build_from_store(index, &tc, 0, 0, NULL)) return -1;
-    idx_server_opts so = {.api_key = "k", .max_body = 4096, .max_query = 64, .max_batch = 16};
+    idx_server_opts so = {.api_key = "k", .max_body = 4096, .max_query = 64, .max_batch = 16, .max_text = 256};
     if (idx_server_new(&so, &g_server)) return -1;
+    char model[1024];
+    snprintf(model, sizeof model, "%s", __FILE__);
+    char *slash = strrchr(model, '/');
+    if (slash) {
+        snprintf(slash, sizeof model - (size_t)(slash - model), "/../tests/encoder/data/tiny-st");
+        char cfg[1100];
+        snprintf(cfg, sizeof cfg, "%s/config.json", model);
+        if (access(cfg, R_OK) == 0) {
+            idx_embedder_opts eo = {.provider = "local", .model = model};
+            idx_embedder *emb;
+            if (idx_embedder_new(&eo, &emb)) return -1;
+            idx_err e = idx_dense_index_build(index, emb, NULL, NULL, NULL);
+            idx_embedder_free(emb);
+            if (e || idx_server_add_model(g_server, "tiny", model, 1)) return -1;
+        }
+    }
     idx_server_index_spec sp = {.name = "ix", .dir = index};
     if (idx_server_load(g_server, &sp, 1)) return -1;
     atexit(cleanup);

@@ -19,15 +19,16 @@
  * version, 64-byte aligned sections with XXH3 checksums), magic "IDXFMSH1",
  * version 1, sections (all integers little-endian):
  *   "meta"    265 x u64:
- *               [0] layout (0 compact, 1 fast)     [1] n = |T| (separators included)
+ *               [0] layout (0 sdsl, 1 fast, 2 compact) [1] n = |T| (separators included)
  *               [2] primary (BWT row of $)         [3] ndocs (documents in the shard)
  *               [4] first_doc (global id of the first document)
  *               [5] text_bytes = n - ndocs         [6] s = suffix-array sample rate
  *               [7] nsamples = n/s + 1             [8] sample_bits = bit width of n/s (>= 1)
  *               [9 + c] for c in 0..255: occurrences of byte c in T
- *   "wt"      (compact) sdsl wt_huff<rrr_vector<63>> over the stored BWT (n symbols),
+ *   "block"   (compact) fixed-block boosted wavelet trees, format at the top of fm_block.c
+ *   "wt"      (sdsl) sdsl wt_huff<rrr_vector<63>> over the stored BWT (n symbols),
  *             as written by its serialize()
- *   "rank"    (fast) the byte-wise rank blocks of fm_fast.c
+ *   "fast"    (fast) the byte-wise rank blocks of fm_fast.c
  *   "marks"   sdsl sd_vector<> of n+1 bits: row i is sampled iff SA[i] % s == 0
  *   "samples" nsamples values SA[i] / s in row order, sample_bits each, packed
  *             LSB-first into u64 words (ceil(nsamples*sample_bits/64) words)
@@ -45,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fm_block.h"
 #include "fm_fast.h"
 #include "fm_internal.h"
 #include "sdsl_shim.h"
@@ -58,9 +60,10 @@ typedef struct {
     unsigned sample_bits;
     uint64_t counts[256];
     uint64_t C[256];
-    idx_sdsl_wt *wt;       /* compact layout */
+    idx_sdsl_wt *wt;       /* sdsl layout */
     idx_fm_fast fast;      /* fast layout (in the mapped file) */
-    int is_fast;
+    idx_fm_block blk;      /* compact layout (in the mapped file) */
+    int is_fast, is_block;
     idx_sdsl_sd *marks;
     const uint64_t *samples; /* packed, in the mapped file */
     const uint64_t *starts;  /* doc start offsets, in the mapped file */
@@ -87,10 +90,12 @@ struct idx_fm_cursor {
 
 /* Over the stored BWT (sentinel row removed), either layout. */
 static inline uint64_t bwt_rank(const fm_shard *sh, uint64_t j, unsigned char c) {
+    if (sh->is_block) return idx_fm_block_rank(&sh->blk, j, c);
     return sh->is_fast ? idx_fm_fast_rank(&sh->fast, j, c) : idx_sdsl_wt_rank(sh->wt, j, c);
 }
 
 static inline uint64_t bwt_isel(const fm_shard *sh, uint64_t j, unsigned char *c) {
+    if (sh->is_block) return idx_fm_block_inverse_select(&sh->blk, j, c);
     return sh->is_fast ? idx_fm_fast_inverse_select(&sh->fast, j, c) : idx_sdsl_wt_inverse_select(sh->wt, j, c);
 }
 
@@ -122,6 +127,13 @@ static inline void shard_step(const fm_shard *sh, unsigned char c, uint64_t *lo,
         }
         *lo = sh->C[c] + r;
         *hi = *lo + 1;
+        return;
+    }
+    if (sh->is_block) {
+        uint64_t rl, rh;
+        idx_fm_block_rank2(&sh->blk, l - (l > sh->primary), h - (h > sh->primary), c, &rl, &rh);
+        *lo = sh->C[c] + rl;
+        *hi = sh->C[c] + rh;
         return;
     }
     if (sh->is_fast) {
@@ -269,9 +281,9 @@ static idx_err shard_load(fm_shard *sh, const char *path, uint64_t want_first_do
     if (sz != IDX_FM_META_WORDS * 8) return corrupt(sh, "meta", "wrong size");
     uint64_t m[IDX_FM_META_WORDS];
     memcpy(m, p, sizeof m);
-    if (m[0] != IDX_FM_LAYOUT_COMPACT && m[0] != IDX_FM_LAYOUT_FAST) return corrupt(sh, "meta", "unknown layout");
-    sh->layout = (idx_fm_layout)m[0];
+    if (!idx_fm_layout_from_meta(m[0], &sh->layout)) return corrupt(sh, "meta", "unknown layout");
     sh->is_fast = sh->layout == IDX_FM_LAYOUT_FAST;
+    sh->is_block = sh->layout == IDX_FM_LAYOUT_COMPACT;
     sh->n = m[1];
     sh->primary = m[2];
     sh->ndocs = m[3];
@@ -345,7 +357,15 @@ static idx_err shard_load(fm_shard *sh, const char *path, uint64_t want_first_do
         return corrupt(sh, "marks", "size or number of samples disagrees with meta");
     if (!idx_sdsl_sd_get(sh->marks, sh->primary)) return corrupt(sh, "marks", "sentinel row not sampled");
 
-    if (sh->is_fast) {
+    if (sh->is_block) {
+        /* fixed-block boosted wavelet trees, used in place from the mapped file */
+        e = idx_file_section(sh->file, "block", &p, &sz);
+        if (e != IDX_OK) return e;
+        sh->wt_bytes = sz;
+        e = idx_fm_block_load(p, sz, sh->n, sh->counts, &sh->blk, path);
+        if (e != IDX_OK) return e;
+        if ((flags & IDX_FILE_VERIFY) && (e = idx_fm_block_verify(&sh->blk, path)) != IDX_OK) return e;
+    } else if (sh->is_fast) {
         /* byte-wise rank blocks, used in place from the mapped file */
         e = idx_file_section(sh->file, "fast", &p, &sz);
         if (e != IDX_OK) return e;
@@ -366,7 +386,7 @@ static idx_err shard_load(fm_shard *sh, const char *path, uint64_t want_first_do
     /* The C array must agree with the tree, or LF steps could leave [0, n]. */
     for (int c = 0; c < 256; c++) {
         uint64_t r = sh->counts[c] ? bwt_rank(sh, sh->n, (unsigned char)c) : 0;
-        if (r != sh->counts[c]) return corrupt(sh, sh->is_fast ? "fast" : "wt", "byte counts disagree with meta");
+        if (r != sh->counts[c]) return corrupt(sh, sh->is_block ? "block" : sh->is_fast ? "fast" : "wt", "byte counts disagree with meta");
     }
     if (flags & IDX_FILE_VERIFY) {
         /* Deep structural checks: samples form a permutation, docs follow separators. */

@@ -4,8 +4,10 @@
  * is below 2^31 bytes, divsufsort64 beyond), then one pass over the suffix
  * array that streams the BWT (sentinel row removed) to a scratch file and
  * collects the text-order suffix-array samples and the inverse samples (the
- * row of every r-th text position, section "isa"), then the wavelet tree built by
- * sdsl from that file, and finally the file written section by section.
+ * row of every r-th text position, section "isa"), then the rank structure from
+ * that file (compact: fm_block.c and fast: fm_fast.c over the mapped file;
+ * sdsl: its wavelet tree built by sdsl), and finally the file written section
+ * by section.
  * Peak memory: n (text, the caller's) + 4n or 8n (suffix array) + 8n/s + n/r*8;
  * the suffix array is freed before the wavelet tree is built.
  */
@@ -21,6 +23,7 @@
 #include <divsufsort.h>
 #include <divsufsort64.h>
 
+#include "fm_block.h"
 #include "fm_fast.h"
 #include "fm_internal.h"
 #include "sdsl_shim.h"
@@ -92,7 +95,7 @@ idx_err idx_fm_shard_build(const char *path, const char *scratch_dir, const unsi
                            uint32_t sa_sample, uint32_t isa_sample, idx_fm_layout layout,
                            idx_fm_build_info *info) {
     double t0 = idx_now();
-    if (layout != IDX_FM_LAYOUT_COMPACT && layout != IDX_FM_LAYOUT_FAST) return idx_fail(IDX_ERR_INVALID, "unknown layout");
+    if (idx_fm_layout_meta(layout) < 0) return idx_fail(IDX_ERR_INVALID, "unknown layout");
     if (layout == IDX_FM_LAYOUT_FAST && n >= (UINT64_C(1) << 32))
         return idx_fail(IDX_ERR_LIMIT, "the fast layout needs shards below 4 GiB (use --shard-size)");
     if (n == 0 || ndocs == 0 || text[n - 1] != 0xFF)
@@ -205,13 +208,14 @@ idx_err idx_fm_shard_build(const char *path, const char *scratch_dir, const unsi
     }
 
     double tw = idx_now();
-    if (layout == IDX_FM_LAYOUT_FAST) {
+    if (layout == IDX_FM_LAYOUT_FAST || layout == IDX_FM_LAYOUT_COMPACT) {
         int fd = open(bwt_path, O_RDONLY | O_CLOEXEC);
         void *map = fd >= 0 ? mmap(NULL, n, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
         if (fd >= 0) close(fd);
         if (map == MAP_FAILED) e = idx_fail(IDX_ERR_IO, "%s: cannot map: %m", bwt_path);
         else {
-            e = idx_fm_fast_build(map, n, &fast, &fast_len);
+            e = layout == IDX_FM_LAYOUT_FAST ? idx_fm_fast_build(map, n, &fast, &fast_len)
+                                             : idx_fm_block_build(map, n, IDX_FM_BLOCK_LB_DEFAULT, &fast, &fast_len);
             munmap(map, n);
         }
     } else {
@@ -227,7 +231,7 @@ idx_err idx_fm_shard_build(const char *path, const char *scratch_dir, const unsi
 
     uint64_t meta[IDX_FM_META_WORDS];
     memset(meta, 0, sizeof meta);
-    meta[0] = (uint64_t)layout;
+    meta[0] = (uint64_t)idx_fm_layout_meta(layout);
     meta[1] = n;
     meta[2] = st.primary;
     meta[3] = ndocs;
@@ -242,7 +246,8 @@ idx_err idx_fm_shard_build(const char *path, const char *scratch_dir, const unsi
     if ((e = idx_file_create(path, IDX_FM_MAGIC, IDX_FM_VERSION, &w)) != IDX_OK) goto done;
     if ((e = idx_file_put_section(w, "meta", meta, sizeof meta)) != IDX_OK) goto done;
     if (fast) {
-        if ((e = idx_file_put_section(w, "fast", fast, fast_len)) != IDX_OK) goto done;
+        if ((e = idx_file_put_section(w, layout == IDX_FM_LAYOUT_FAST ? "fast" : "block", fast, fast_len)) != IDX_OK)
+            goto done;
         wt_bytes = fast_len;
         free(fast);
         fast = NULL;

@@ -15,6 +15,20 @@
 #define IDX_FM_MAX_SAMPLE 65536u
 #define IDX_FM_ISA_HEADER_WORDS 4u /* see the "isa" section at the top of fm.c */
 
+/* Layout code in a shard's meta section (0 sdsl, 1 fast, 2 compact) and name
+ * in the manifest, from the API's idx_fm_layout; -1 / NULL if unknown. */
+static inline int idx_fm_layout_meta(idx_fm_layout l) {
+    return l == IDX_FM_LAYOUT_SDSL ? 0 : l == IDX_FM_LAYOUT_FAST ? 1 : l == IDX_FM_LAYOUT_COMPACT ? 2 : -1;
+}
+static inline int idx_fm_layout_from_meta(uint64_t m, idx_fm_layout *l) {
+    if (m > 2) return 0;
+    *l = m == 0 ? IDX_FM_LAYOUT_SDSL : m == 1 ? IDX_FM_LAYOUT_FAST : IDX_FM_LAYOUT_COMPACT;
+    return 1;
+}
+static inline const char *idx_fm_layout_name(idx_fm_layout l) {
+    return l == IDX_FM_LAYOUT_SDSL ? "sdsl" : l == IDX_FM_LAYOUT_FAST ? "fast" : l == IDX_FM_LAYOUT_COMPACT ? "compact" : NULL;
+}
+
 /* Builds one shard file at `path` from text[0..n): the shard's documents,
  * each followed by the separator byte 0xFF (so text[n-1] == 0xFF), whose
  * start offsets are starts[0..ndocs). scratch_dir holds a temporary BWT file.

@@ -140,9 +140,10 @@ uint64_t idx_fm_cursor_count(const idx_fm_cursor *c);
 size_t idx_fm_cursor_length(const idx_fm_cursor *c); /* bytes prepended so far */
 const idx_fm_range *idx_fm_cursor_ranges(const idx_fm_cursor *c);
 
-/* Shard layouts: compact = Huffman-shaped wavelet tree (sdsl wt_huff over
- * rrr_vector<63>) over the BWT; fast = byte-wise rank blocks (see fm_fast.c). */
-typedef enum { IDX_FM_LAYOUT_COMPACT = 0, IDX_FM_LAYOUT_FAST = 1 } idx_fm_layout;
+/* Shard layouts: compact = fixed-block compression boosting, a Huffman-shaped
+ * wavelet tree per BWT block (fm_block.c, the default); fast = byte-wise rank
+ * blocks (fm_fast.c); sdsl = sdsl's wt_huff over rrr_vector<63>. */
+typedef enum { IDX_FM_LAYOUT_COMPACT = 0, IDX_FM_LAYOUT_FAST = 1, IDX_FM_LAYOUT_SDSL = 2 } idx_fm_layout;
 
 /* Per-shard facts and bytes on disk per component, for `idx inspect`. */
 typedef struct {
@@ -168,7 +169,7 @@ typedef struct {
     uint64_t mem;            /* memory budget in bytes; 0 = 8 GiB */
     int threads;             /* shards built at once; 0 = 2 */
     idx_fm_layout layout;
-    uint32_t sa_sample;      /* suffix-array sample rate; 0 = 32 */
+    uint32_t sa_sample;      /* suffix-array sample rate; 0 = 64 (compact) or 32 */
     idx_corpus_opts corpus;  /* text/id fields, skip_bad, ... */
     int force;               /* replace an existing index directory */
     idx_progress_fn progress; /* NULL = silent */

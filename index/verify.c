@@ -118,8 +118,10 @@ idx_err idx_index_verify(const char *index_dir, int deep) {
             (e = want_int(sj, "fm", "file_bytes", s.file_bytes)) != IDX_OK ||
             (e = want_int(fp, "fm", "sa_sample", s.sa_sample)) != IDX_OK)
             goto done;
-        const char *want_layout = s.layout == IDX_FM_LAYOUT_FAST ? "fast" : "compact";
-        if (strcmp(layout, want_layout) != 0) {
+        const char *want_layout = idx_fm_layout_name(s.layout);
+        /* Indexes built before fm_block called the sdsl tree (meta code 0) "compact". */
+        int legacy = s.layout == IDX_FM_LAYOUT_SDSL && strcmp(layout, "compact") == 0;
+        if (strcmp(layout, want_layout) != 0 && !legacy) {
             e = idx_fail(IDX_ERR_CORRUPT, "manifest part \"fm\": layout disagrees with shard %zu", i);
             goto done;
         }

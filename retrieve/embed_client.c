@@ -164,6 +164,17 @@ fail:
 
 uint32_t idx_embedder_dim(const idx_embedder *e) { return e->dim; }
 
+int idx_embedder_shareable(const idx_embedder *e) { return e && e->local; }
+
+struct idx_encoder *idx_embedder_encoder(const idx_embedder *e) {
+#ifdef IDX_HAVE_ENCODER
+    return e ? e->enc : NULL;
+#else
+    (void)e;
+    return NULL;
+#endif
+}
+
 json_t *idx_embedder_identity(const idx_embedder *e) {
     json_t *j = json_object();
     if (!j) return NULL;

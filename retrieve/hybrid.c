@@ -20,18 +20,48 @@ struct idx_hybrid {
     idx_sparse_searcher *searcher;
     char **extra; /* external ids of sparse-only documents: doc id ndocs + i */
     size_t nextra, capextra;
+    const idx_hybrid *base; /* a clone borrows dense, docs, sparse (and a local embedder) from base */
+    int own_emb;
+    char *url, *key, *key_file; /* what an openai embedder of a clone needs */
 };
+
+static void free_secret(char *s) {
+    if (!s) return;
+    memset(s, 0, strlen(s));
+    free(s);
+}
 
 void idx_hybrid_close(idx_hybrid *h) {
     if (!h) return;
     for (size_t i = 0; i < h->nextra; i++) free(h->extra[i]);
     free(h->extra);
     idx_sparse_searcher_free(h->searcher);
-    idx_sparse_close(h->sparse);
-    idx_docs_close(h->docs);
-    idx_embedder_free(h->emb);
-    idx_dense_index_close(h->dense);
+    if (h->own_emb) idx_embedder_free(h->emb);
+    if (!h->base) {
+        idx_sparse_close(h->sparse);
+        idx_docs_close(h->docs);
+        idx_dense_index_close(h->dense);
+    }
+    free(h->url);
+    free_secret(h->key);
+    free(h->key_file);
     free(h);
+}
+
+/* An embedder for the recorded model, with the overrides kept in h. */
+static idx_err new_embedder(idx_hybrid *h, idx_embedder **out) {
+    idx_embedder_opts eo;
+    idx_err e = idx_embedder_opts_from_identity(idx_dense_index_model(h->dense), &eo);
+    if (e) return e;
+    if (h->url) eo.url = h->url;
+    eo.api_key = h->key;
+    eo.api_key_file = h->key_file;
+    return idx_embedder_new(&eo, out);
+}
+
+static int dup_opt(const char *s, char **out) {
+    *out = NULL;
+    return s && !(*out = strdup(s));
 }
 
 idx_err idx_hybrid_open(const char *index_dir, idx_retrieve_mode mode, const char *url, const char *api_key,
@@ -40,15 +70,15 @@ idx_err idx_hybrid_open(const char *index_dir, idx_retrieve_mode mode, const cha
         return idx_fail(IDX_ERR_INVALID, "hybrid: mode must be dense or hybrid");
     idx_hybrid *h = calloc(1, sizeof *h);
     if (!h) return idx_fail(IDX_ERR_NOMEM, "out of memory");
-    idx_embedder_opts eo;
+    if (dup_opt(url, &h->url) || dup_opt(api_key, &h->key) || dup_opt(api_key_file, &h->key_file)) {
+        idx_hybrid_close(h);
+        return idx_fail(IDX_ERR_NOMEM, "out of memory");
+    }
     idx_err e = idx_dense_index_open(index_dir, 0, &h->dense);
     if (!e) e = idx_docs_open(index_dir, 0, &h->docs);
-    if (!e) e = idx_embedder_opts_from_identity(idx_dense_index_model(h->dense), &eo);
     if (!e) {
-        if (url) eo.url = url;
-        eo.api_key = api_key;
-        eo.api_key_file = api_key_file;
-        e = idx_embedder_new(&eo, &h->emb);
+        e = new_embedder(h, &h->emb);
+        h->own_emb = !e;
     }
     if (!e) {
         const idx_dense *st = idx_dense_index_store(h->dense);
@@ -67,6 +97,36 @@ idx_err idx_hybrid_open(const char *index_dir, idx_retrieve_mode mode, const cha
     *out = h;
     return IDX_OK;
 }
+
+idx_err idx_hybrid_clone(const idx_hybrid *base, idx_hybrid **out) {
+    while (base->base) base = base->base;
+    idx_hybrid *h = calloc(1, sizeof *h);
+    if (!h) return idx_fail(IDX_ERR_NOMEM, "out of memory");
+    h->base = base;
+    h->dense = base->dense;
+    h->docs = base->docs;
+    h->sparse = base->sparse;
+    idx_err e = IDX_OK;
+    if (dup_opt(base->url, &h->url) || dup_opt(base->key, &h->key) || dup_opt(base->key_file, &h->key_file))
+        e = idx_fail(IDX_ERR_NOMEM, "out of memory");
+    if (!e && idx_embedder_shareable(base->emb)) {
+        h->emb = base->emb;
+    } else if (!e) {
+        e = new_embedder(h, &h->emb);
+        h->own_emb = !e;
+    }
+    if (!e && h->sparse) e = idx_sparse_searcher_new(h->sparse, &h->searcher);
+    if (e) {
+        idx_hybrid_close(h);
+        return e;
+    }
+    *out = h;
+    return IDX_OK;
+}
+
+idx_embedder *idx_hybrid_embedder(const idx_hybrid *h) { return h->emb; }
+
+int idx_hybrid_has_sparse(const idx_hybrid *h) { return h->sparse != NULL; }
 
 const idx_docs *idx_hybrid_docs(const idx_hybrid *h) { return h->docs; }
 

@@ -166,6 +166,13 @@ typedef struct {
 
 idx_err idx_embedder_new(const idx_embedder_opts *opts, idx_embedder **out);
 void idx_embedder_free(idx_embedder *e);
+/* 1 if idx_embedder_embed may be called from several threads at once on e:
+ * the local provider (the native encoder is read-only once loaded); an openai
+ * embedder holds one HTTP handle and is not. */
+int idx_embedder_shareable(const idx_embedder *e);
+/* The native encoder of a local embedder (borrowed; encoder/idx_encoder.h),
+ * NULL for openai. */
+struct idx_encoder *idx_embedder_encoder(const idx_embedder *e);
 /* 0 until known (openai with dim 0 before the first call). */
 uint32_t idx_embedder_dim(const idx_embedder *e);
 /* The identity recorded in the manifest: {"provider","model","dim","normalize",

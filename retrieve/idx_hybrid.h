@@ -42,6 +42,16 @@ typedef struct idx_hybrid idx_hybrid;
 idx_err idx_hybrid_open(const char *index_dir, idx_retrieve_mode mode, const char *url, const char *api_key,
                         const char *api_key_file, idx_hybrid **out);
 void idx_hybrid_close(idx_hybrid *h);
+/* A second handle over the same opened parts, for another thread: it borrows
+ * the dense part, the document store, the sparse index and a local (native
+ * encoder) embedder from the handle it was opened from, which must stay open
+ * longer; it owns its BM25 searcher and, for an openai model, its HTTP
+ * client. A server keeps one clone per worker (idx_hybrid_search is not
+ * thread-safe on one handle; the borrowed parts are read-only). */
+idx_err idx_hybrid_clone(const idx_hybrid *base, idx_hybrid **out);
+/* The query embedder (borrowed), and whether the handle can do hybrid. */
+idx_embedder *idx_hybrid_embedder(const idx_hybrid *h);
+int idx_hybrid_has_sparse(const idx_hybrid *h);
 const idx_docs *idx_hybrid_docs(const idx_hybrid *h);
 /* External id of a result (ids of documents found only in later sparse segments included). */
 idx_err idx_hybrid_doc_id(const idx_hybrid *h, uint64_t doc, const char **id, size_t *len);

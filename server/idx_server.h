@@ -66,6 +66,11 @@ idx_err idx_server_new(const idx_server_opts *opts, idx_server **out);
  * any time from any thread (this is what SIGHUP does). Duplicate names are
  * IDX_ERR_INVALID. */
 idx_err idx_server_load(idx_server *s, const idx_server_index_spec *specs, size_t n);
+/* Loads a native encoder model directory (anything idx_encoder_load opens:
+ * BERT-family Hugging Face directories, USE lite's TF.js files) and serves
+ * it on POST /v1/embeddings under `name` (NULL = the directory's base name).
+ * threads: encoder threads per request (0 = 1). Before idx_server_start. */
+idx_err idx_server_add_model(idx_server *s, const char *name, const char *dir, int threads);
 /* Binds and starts the daemon. */
 idx_err idx_server_start(idx_server *s);
 /* The bound port (useful with port 0). */
@@ -106,6 +111,7 @@ typedef struct {
     idx_ngram_src *ngram; /* over fm, for /v1/infgram and /v1/contamination */
     idx_sparse *sparse;   /* BM25 part */
     struct idx_server_pool *searchers; /* reusable idx_sparse_searcher objects */
+    struct idx_server_dense *dense;    /* dense part: retrieval handles and model (server/routes_dense.c) */
     uint64_t disk_bytes; /* bytes of the whole directory */
 } idx_server_index;
 

@@ -12,6 +12,7 @@
 #include "server_int.h"
 
 static void index_close(idx_server_index *ix) {
+    idx_server_dense_free(ix->dense);
     idx_server_pool_free(ix->searchers);
     idx_sparse_close(ix->sparse);
     idx_ngram_src_free(ix->ngram);
@@ -70,6 +71,7 @@ static idx_err index_open(const idx_server_index_spec *sp, idx_server_index *ix)
         if (!e) e = idx_server_pool_new(&ix->searchers);
         if (e) return e;
     }
+    if ((e = idx_server_dense_open(ix))) return e;
     ix->disk_bytes = idx_du(ix->dir);
     return IDX_OK;
 }

@@ -26,6 +26,9 @@ const idx_server_route idx_server_routes[] = {
     {"POST", "/v1/contamination", idx_server_h_contamination, IDX_ROUTE_JSON},
     /* retrieval (server/routes_retrieve.c) */
     {"POST", "/v1/retrieve", idx_server_h_retrieve, IDX_ROUTE_JSON},
+    /* embeddings, OpenAI's format (server/routes_embed.c) */
+    {"POST", "/v1/embeddings", idx_server_h_embeddings, IDX_ROUTE_JSON},
+    {"GET", "/v1/models", idx_server_h_models, 0},
     /* chunking (server/routes_chunk.c) */
     {"POST", "/v1/chunk", idx_server_h_chunk, IDX_ROUTE_JSON},
 };

@@ -152,9 +152,8 @@ void idx_server_h_retrieve(idx_server_ctx *c) {
         }
         with_text = json_is_true(wt);
     }
-    if (strcmp(mode, "sparse")) {
-        idx_server_error(c, 400, "unsupported", "mode '%.50s' is not available on this server (available: sparse)",
-                         mode);
+    if (strcmp(mode, "sparse")) { /* dense, hybrid: server/routes_dense.c */
+        idx_server_h_retrieve_dense(c, mode);
         return;
     }
     static const char *const reserved[] = {"rerank", "budget", "dense", "hybrid"};

@@ -250,6 +250,7 @@ void idx_server_free(idx_server *s) {
     pthread_mutex_destroy(&s->set_mu);
     pthread_mutex_destroy(&s->load_mu);
     idx_server_set_release(s->set);
+    idx_server_models_free(s->models);
     free(s->metrics);
     free(s->host);
     free(s->api_key);

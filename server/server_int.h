@@ -54,6 +54,7 @@ struct idx_server {
     atomic_ulong reloads, reload_failures;
     double started;
     idx_server_metrics *metrics; /* idx_server_nroutes + 1 */
+    struct idx_server_models *models; /* --model encoders (server/routes_embed.c) */
 };
 
 #define IDX_SERVER_MAX_PARAMS 8
@@ -113,5 +114,17 @@ void idx_server_h_chunk(idx_server_ctx *c);
 void idx_server_h_infgram(idx_server_ctx *c);
 void idx_server_h_retrieve(idx_server_ctx *c);
 void idx_server_h_contamination(idx_server_ctx *c);
+
+/* Dense models and retrieval (server/routes_embed.c, server/routes_dense.c). */
+void idx_server_h_embeddings(idx_server_ctx *c);
+void idx_server_h_models(idx_server_ctx *c);
+void idx_server_h_retrieve_dense(idx_server_ctx *c, const char *mode); /* /v1/retrieve, mode dense|hybrid */
+void idx_server_models_free(struct idx_server_models *m);
+/* Opens ix->dense when the manifest has a dense part (a model that cannot be
+ * loaded is recorded, not fatal); frees it. */
+idx_err idx_server_dense_open(idx_server_index *ix);
+void idx_server_dense_free(struct idx_server_dense *d);
+/* The index's local dense model and its name, or NULL. */
+struct idx_encoder *idx_server_dense_encoder(const idx_server_index *ix, const char **model_name);
 
 #endif

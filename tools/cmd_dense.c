@@ -440,3 +440,185 @@ int idx_cli_retrieve_mode_hook(int *argc, char **argv, int *rc) {
     *rc = retrieve_dense(*argc, argv);
     return 1;
 }
+
+/* ------------------------------------------------------------------------ */
+/* idx build --dense MODEL                                                    */
+/* ------------------------------------------------------------------------ */
+
+struct idx_dense_cli {
+    idx_embedder_opts eo;
+    idx_dense_build_opts bo;
+    const char *keyenv;
+    idx_embedder *emb;
+    /* the hooks found in the build options before ours (the chunker's) */
+    idx_err (*prev_next)(void *ud, idx_corpus *c, idx_doc *doc, int *got);
+    idx_err (*prev_finish)(void *ud, const char *tmp_dir, json_t *manifest);
+    void *prev_ud;
+    idx_progress_fn progress;
+    void *progress_ud;
+    uint64_t embedded;
+    double seconds;
+};
+
+void idx_dense_cli_free(idx_dense_cli *d) {
+    if (!d) return;
+    idx_embedder_free(d->emb);
+    free(d);
+}
+
+/* Removes argv[i] .. argv[i + n - 1]. */
+static void drop_args(int *argc, char **argv, int i, int n) {
+    memmove(argv + i, argv + i + n, (size_t)(*argc - i - n + 1) * sizeof *argv);
+    *argc -= n;
+}
+
+int idx_dense_cli_extract(const char *cmd, int *argc, char **argv, idx_dense_cli **out) {
+    *out = NULL;
+    idx_dense_cli *d = NULL;
+    for (int i = 1; i < *argc;) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--")) break;
+        if (strncmp(a, "--dense", 7) || (a[7] && a[7] != '-' && a[7] != '=')) {
+            i++;
+            continue;
+        }
+        const char *name = a + 2, *val = NULL;
+        const char *eq = strchr(a, '=');
+        size_t nl = eq ? (size_t)(eq - name) : strlen(name);
+        int flag = !strncmp(name, "dense-hnsw", nl) && nl == 10;
+        flag |= !strncmp(name, "dense-normalize", nl) && nl == 15;
+        int used = 1;
+        if (!flag) {
+            if (eq) val = eq + 1;
+            else if (i + 1 < *argc) {
+                val = argv[i + 1];
+                used = 2;
+            } else {
+                idx_dense_cli_free(d);
+                return idx_cli_usage(cmd, "%s needs a value", a);
+            }
+        }
+        if (!d) {
+            if (!(d = calloc(1, sizeof *d))) {
+                fprintf(stderr, "idx %s: out of memory\n", cmd);
+                return 2;
+            }
+            d->eo.provider = "local";
+            long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+            d->eo.threads = ncpu > 0 ? (int)ncpu : 1;
+        }
+        uint64_t v;
+        char key[32];
+        snprintf(key, sizeof key, "%.*s", (int)(nl < 31 ? nl : 31), name);
+        int bad = 0;
+        if (!strcmp(key, "dense")) d->eo.model = val;
+        else if (!strcmp(key, "dense-provider")) {
+            if (strcmp(val, "local") && strcmp(val, "openai")) bad = 1;
+            d->eo.provider = val;
+        } else if (!strcmp(key, "dense-url")) d->eo.url = val;
+        else if (!strcmp(key, "dense-api-key-env")) d->keyenv = val;
+        else if (!strcmp(key, "dense-api-key-file")) d->eo.api_key_file = val;
+        else if (!strcmp(key, "dense-batch")) {
+            bad = parse_u64(val, 1 << 16, &v) || !v;
+            d->eo.batch = v;
+        } else if (!strcmp(key, "dense-threads")) {
+            bad = parse_u64(val, 256, &v) || !v;
+            d->eo.threads = (int)v;
+        } else if (!strcmp(key, "dense-retries")) {
+            bad = parse_u64(val, 100, &v) != 0;
+            d->eo.max_retries = v ? (int)v : -1;
+        } else if (!strcmp(key, "dense-timeout")) {
+            d->eo.timeout = atof(val);
+            bad = !(d->eo.timeout > 0);
+        } else if (!strcmp(key, "dense-query-prefix")) d->eo.query_prefix = val;
+        else if (!strcmp(key, "dense-doc-prefix")) d->eo.doc_prefix = val;
+        else if (!strcmp(key, "dense-normalize")) d->eo.normalize = 1;
+        else if (!strcmp(key, "dense-hnsw")) d->bo.hnsw = 1;
+        else if (!strcmp(key, "dense-chunk-bytes")) {
+            bad = idx_cli_parse_size(val, &v) != 0;
+            d->bo.chunk_bytes = v;
+        } else if (!strcmp(key, "dense-max-doc-bytes")) {
+            bad = idx_cli_parse_size(val, &v) || !v;
+            d->bo.max_doc_bytes = v;
+        } else if (!strcmp(key, "dense-type")) {
+            if (!strcmp(val, "f32")) d->bo.type = IDX_DENSE_F32;
+            else if (!strcmp(val, "i8-dim") || !strcmp(val, "i8")) d->bo.type = IDX_DENSE_I8_PER_DIM;
+            else if (!strcmp(val, "i8-vec")) d->bo.type = IDX_DENSE_I8_PER_VEC;
+            else bad = 1;
+        } else {
+            idx_dense_cli_free(d);
+            return idx_cli_usage(cmd, "unknown option %s", a);
+        }
+        if (bad) {
+            idx_dense_cli_free(d);
+            return idx_cli_usage(cmd, "bad %s", a);
+        }
+        drop_args(argc, argv, i, used);
+    }
+    if (d && !d->eo.model) {
+        idx_dense_cli_free(d);
+        return idx_cli_usage(cmd, "the --dense-* options need --dense MODEL");
+    }
+    if (d && d->keyenv && d->eo.api_key_file) {
+        idx_dense_cli_free(d);
+        return idx_cli_usage(cmd, "give --dense-api-key-env or --dense-api-key-file, not both");
+    }
+    if (d && key_from_env(cmd, d->keyenv, &d->eo.api_key)) {
+        idx_dense_cli_free(d);
+        return 2;
+    }
+    *out = d;
+    return 0;
+}
+
+static idx_err dense_next(void *ud, idx_corpus *c, idx_doc *doc, int *got) {
+    idx_dense_cli *d = ud;
+    return d->prev_next(d->prev_ud, c, doc, got);
+}
+
+/* Runs on the build's temporary directory once the document store (and the
+ * FM-index) are written, before the manifest is saved and the directory
+ * published: the dense part goes in with the rest, or nothing is published. */
+static idx_err dense_finish(void *ud, const char *tmp_dir, json_t *man) {
+    idx_dense_cli *d = ud;
+    idx_err e = d->prev_finish ? d->prev_finish(d->prev_ud, tmp_dir, man) : IDX_OK;
+    if (e) return e;
+    /* the dense builder reads the manifest of the directory it adds to */
+    if ((e = idx_manifest_save(tmp_dir, man))) return e;
+    idx_progress prog;
+    idx_progress_init(&prog, d->progress, d->progress_ud);
+    double t0 = idx_now();
+    if ((e = idx_dense_index_build(tmp_dir, d->emb, &d->bo, &prog, &d->embedded)))
+        return idx_fail_context(e, "--dense");
+    d->seconds = idx_now() - t0;
+    json_t *m2 = NULL;
+    if ((e = idx_manifest_load(tmp_dir, &m2))) return e;
+    json_t *part = idx_manifest_part(m2, "dense"), *parts = json_object_get(man, "parts");
+    if (!part || !json_is_object(parts)) e = idx_fail(IDX_ERR_INTERNAL, "the dense part is missing from the manifest");
+    else json_object_set(parts, "dense", part);
+    json_decref(m2);
+    return e;
+}
+
+idx_err idx_dense_cli_setup(idx_dense_cli *d, idx_index_build_opts *o) {
+    /* the model is loaded (or the service's URL checked) before the corpus is read */
+    openblas_set_num_threads(1);
+    idx_err e = idx_embedder_new(&d->eo, &d->emb);
+    if (e) return idx_fail_context(e, "--dense");
+    d->prev_next = o->next_doc;
+    d->prev_finish = o->finish;
+    d->prev_ud = o->source_ud;
+    d->progress = o->progress;
+    d->progress_ud = o->progress_ud;
+    if (o->next_doc) o->next_doc = dense_next;
+    o->finish = dense_finish;
+    o->source_ud = d;
+    return IDX_OK;
+}
+
+void idx_dense_cli_report(const idx_dense_cli *d) {
+    if (!d) return;
+    fprintf(stderr, "dense part: %llu documents embedded (dim %u) in %.1f s (%.1f docs/s)%s\n",
+            (unsigned long long)d->embedded, idx_embedder_dim(d->emb), d->seconds,
+            d->seconds > 0 ? (double)d->embedded / d->seconds : 0.0, d->bo.hnsw ? ", HNSW graph built" : "");
+}

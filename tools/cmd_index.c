@@ -12,6 +12,7 @@
 
 #include "chunk_cli.h"
 #include "idx_cli.h"
+#include "idx_cli_dense.h"
 #include "idx_index.h"
 
 /* ---- helpers ---------------------------------------------------------------- */
@@ -103,6 +104,11 @@ static int cmd_build(int argc, char **argv) {
     int quiet = 0;
     idx_chunk_cli *chunker = NULL; /* --chunker: index chunks (tools/chunk_cli.h) */
     if (idx_chunk_cli_extract("build", &argc, argv, &chunker)) return 2;
+    idx_dense_cli *dense = NULL; /* --dense MODEL: embed before publishing (tools/cmd_dense.c) */
+    if (idx_dense_cli_extract("build", &argc, argv, &dense)) {
+        idx_chunk_cli_free(chunker);
+        return 2;
+    }
     optind = 0;
     int c;
     while ((c = getopt_long(argc, argv, "o:qf", lo, NULL)) != -1) {
@@ -125,7 +131,8 @@ static int cmd_build(int argc, char **argv) {
         case 'l':
             if (strcmp(optarg, "compact") == 0) o.layout = IDX_FM_LAYOUT_COMPACT;
             else if (strcmp(optarg, "fast") == 0) o.layout = IDX_FM_LAYOUT_FAST;
-            else return idx_cli_usage("build", "bad --layout '%s' (compact or fast)", optarg);
+            else if (strcmp(optarg, "sdsl") == 0) o.layout = IDX_FM_LAYOUT_SDSL;
+            else return idx_cli_usage("build", "bad --layout '%s' (compact, fast or sdsl)", optarg);
             break;
         case 'S':
             if (parse_u64(optarg, &v) || v < 1 || v > 65536)
@@ -147,22 +154,29 @@ static int cmd_build(int argc, char **argv) {
         case 'k': o.corpus.skip_bad = 1; break;
         case 'q': quiet = 1; break;
         case 'f': o.force = 1; break;
-        default: idx_chunk_cli_free(chunker); return idx_cli_usage("build", "bad option");
+        default: idx_chunk_cli_free(chunker); idx_dense_cli_free(dense); return idx_cli_usage("build", "bad option");
         }
     }
     if (o.isa_sample && o.text_source == IDX_TEXT_STORE) {
         idx_chunk_cli_free(chunker);
+        idx_dense_cli_free(dense);
         return idx_cli_usage("build", "--isa-sample goes with --text fm");
     }
-    if (!out) { idx_chunk_cli_free(chunker); return idx_cli_usage("build", "missing -o INDEX"); }
-    if (optind >= argc) { idx_chunk_cli_free(chunker); return idx_cli_usage("build", "no input given"); }
+    if (!out) { idx_chunk_cli_free(chunker); idx_dense_cli_free(dense); return idx_cli_usage("build", "missing -o INDEX"); }
+    if (optind >= argc) { idx_chunk_cli_free(chunker); idx_dense_cli_free(dense); return idx_cli_usage("build", "no input given"); }
     if (!quiet) o.progress = idx_cli_progress;
     idx_index_build_stats st;
     idx_err e = chunker ? idx_chunk_cli_setup(chunker, &o) : IDX_OK;
+    if (e == IDX_OK && dense) e = idx_dense_cli_setup(dense, &o);
     if (e == IDX_OK) e = idx_index_build(out, (const char *const *)(argv + optind), (size_t)(argc - optind), &o, &st);
     idx_chunk_cli_free(chunker);
     if (!quiet) fprintf(stderr, "\n");
-    if (e != IDX_OK) return idx_cli_fail("build", e);
+    if (e != IDX_OK) {
+        idx_dense_cli_free(dense);
+        return idx_cli_fail("build", e);
+    }
+    if (!quiet) idx_dense_cli_report(dense);
+    idx_dense_cli_free(dense);
     if (!quiet)
         fprintf(stderr,
                 "built %s: %llu documents, %llu bytes, %llu shards, index %llu bytes (%.1f%% of the corpus), "
@@ -181,18 +195,18 @@ IDX_CLI_COMMAND(build, cmd_build, "build an index (FM-index + document store) fr
                 "  --shard-size SIZE      corpus bytes per FM-index shard (default: from --mem)\n"
                 "  --mem SIZE             memory budget (default 8G)\n"
                 "  --threads N            shards built at once (default 2)\n"
-                "  --layout compact|fast  FM-index layout (default compact)\n"
-                "  --sa-sample N          suffix-array sample rate (default 32)\n"
+                "  --layout compact|fast|sdsl  FM-index layout (default compact)\n"
+                "  --sa-sample N          suffix-array sample rate (default 64 compact, 32 fast/sdsl)\n"
                 "  --text fm|store        document text rebuilt from the FM-index (default with the\n"
-                "                         compact layout) or kept zstd-compressed in the document\n"
-                "                         store (default with the fast layout)\n"
+                "                         compact and sdsl layouts) or kept zstd-compressed in the\n"
+                "                         document store (default with the fast layout)\n"
                 "  --isa-sample N         with --text fm: inverse suffix-array sample rate (default 128)\n"
                 "  --text-field F         JSON field with the text (default text)\n"
                 "  --id-field F           JSON field with the id (default _id, then id)\n"
                 "  --skip-bad             skip malformed documents instead of failing\n"
                 "  -q, --quiet            no progress on stderr\n"
                 "  -f, --force            replace an existing INDEX\n"
-                IDX_CHUNK_CLI_USAGE);
+                IDX_CHUNK_CLI_USAGE IDX_CLI_DENSE_BUILD_USAGE);
 
 /* ---- count ------------------------------------------------------------------ */
 
@@ -569,7 +583,8 @@ static int cmd_inspect(int argc, char **argv) {
         idx_fm_shard_sizes s;
         idx_fm_get_shard_sizes(fm, i, &s);
         printf("%-6zu %-8s %12llu %12llu %12llu %12llu %12llu %12llu %12llu %12llu\n", i,
-               s.layout == IDX_FM_LAYOUT_FAST ? "fast" : "compact", (unsigned long long)s.first_doc,
+               s.layout == IDX_FM_LAYOUT_FAST ? "fast" : s.layout == IDX_FM_LAYOUT_SDSL ? "sdsl" : "compact",
+               (unsigned long long)s.first_doc,
                (unsigned long long)s.docs, (unsigned long long)s.text_bytes, (unsigned long long)s.file_bytes,
                (unsigned long long)s.bwt_bytes, (unsigned long long)(s.marks_bytes + s.samples_bytes),
                (unsigned long long)s.isa_bytes, (unsigned long long)s.docs_bytes);

@@ -14,11 +14,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cblas.h>
+
 #include "idx_cli.h"
 #include "idx_server.h"
 
 #define SERVE_USAGE                                                                            \
     "usage: idx serve [options] [NAME=]INDEX_DIR...\n"                                           \
+    "       idx serve --model [NAME=]MODEL_DIR [options] [[NAME=]INDEX_DIR...]\n"                  \
     "Serves indexes over HTTP (JSON API; see the HTTP API section of README.md and docs/openapi.yaml).\n"          \
     "  --host ADDR          address to bind (default 127.0.0.1)\n"                              \
     "  --port N             TCP port (default 8080; 0 = any free port, printed)\n"              \
@@ -34,6 +37,10 @@
     "  --max-per-ip N       open connections per client address (default 512)\n"                \
     "  --conn-memory SIZE   memory per connection for headers and buffers (default 128k)\n"     \
     "  --conn-timeout S     idle connection timeout in seconds (default 30)\n"                  \
+    "  --model [NAME=]DIR   serve this encoder on POST /v1/embeddings (OpenAI format; repeatable;\n" \
+    "                       default name: the directory's base name). Indexes with a dense part\n" \
+    "                       serve their own model too, and dense/hybrid /v1/retrieve\n"         \
+    "  --model-threads N    encoder threads per embeddings request (default 1)\n"              \
     "  --pid-file FILE      write the server's pid there\n"                                     \
     "  --reload             send SIGHUP to the server of --pid-file (re-read indexes) and exit\n" \
     "Signals: SIGTERM/SIGINT stop after requests in flight; SIGHUP reloads the indexes.\n"
@@ -139,12 +146,16 @@ static int cmd_serve(int argc, char **argv) {
         {"conn-timeout", required_argument, 0, 'C'}, {"pid-file", required_argument, 0, 'P'},
         {"reload", no_argument, 0, 'R'},           {"max-text", required_argument, 0, 'X'},
         {"max-suffix", required_argument, 0, 'S'},           {"help", no_argument, 0, 'h'},
+        {"model", required_argument, 0, 'M'},      {"model-threads", required_argument, 0, 'N'},
         {0, 0, 0, 0}};
     idx_server_opts o;
     memset(&o, 0, sizeof o);
     o.port = 8080;
     const char *key_file = NULL, *list_file = NULL, *pid_file = NULL;
     int reload = 0;
+    char *models[64];
+    int nmodels = 0;
+    unsigned long model_threads = 1;
     optind = 1;
     int ch;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -205,6 +216,14 @@ static int cmd_serve(int argc, char **argv) {
             if (parse_uint(optarg, 1u << 20, &v) || !v) return idx_cli_usage("serve", "bad --max-suffix '%s'", optarg);
             o.max_suffix = v;
             break;
+        case 'M':
+            if (nmodels == 64) return idx_cli_usage("serve", "at most 64 --model");
+            models[nmodels++] = optarg;
+            break;
+        case 'N':
+            if (parse_uint(optarg, 256, &model_threads) || !model_threads)
+                return idx_cli_usage("serve", "bad --model-threads '%s'", optarg);
+            break;
         case 'P': pid_file = optarg; break;
         case 'R': reload = 1; break;
         case 'h': fputs(SERVE_USAGE, stdout); return 0;
@@ -227,7 +246,8 @@ static int cmd_serve(int argc, char **argv) {
     }
     char **dirs = argv + optind;
     int ndirs = argc - optind;
-    if (ndirs == 0 && !list_file) return idx_cli_usage("serve", "give at least one INDEX_DIR or --index-list");
+    if (ndirs == 0 && !list_file && !nmodels)
+        return idx_cli_usage("serve", "give at least one INDEX_DIR, --index-list or --model");
 
     char *api_key = NULL;
     if (key_file) {
@@ -271,6 +291,19 @@ static int cmd_serve(int argc, char **argv) {
     spec_list specs;
     idx_err e = idx_server_new(&o, &s);
     free(api_key);
+    /* encoders run on the server's worker threads: OpenBLAS must not add its own */
+    if (!e) openblas_set_num_threads(1);
+    for (int i = 0; !e && i < nmodels; i++) {
+        char *eq = strchr(models[i], '='), *slash = strchr(models[i], '/');
+        char *name = NULL;
+        const char *mdir = models[i];
+        if (eq && (!slash || eq < slash)) {
+            name = strndup(models[i], (size_t)(eq - models[i]));
+            mdir = eq + 1;
+        }
+        e = idx_server_add_model(s, name, mdir, (int)model_threads);
+        free(name);
+    }
     if (!e) e = build_specs(dirs, ndirs, list_file, &specs);
     if (!e) {
         e = idx_server_load(s, specs.v, specs.n);

@@ -4,7 +4,7 @@
  * long runs of one byte, many tiny documents, one huge document; counts,
  * find + locate (every occurrence), the cursor, and documents returned byte
  * for byte; several shards (built in parallel) agree with one shard, across
- * suffix-array sample rates, in both layouts (compact and fast); and the
+ * suffix-array sample rates, in all three layouts (compact, fast, sdsl); and the
  * CLI end to end.
  */
 #include "fm_naive.h"
@@ -128,6 +128,9 @@ static void test_all_byte_values(void **state) {
     nc_layout = IDX_FM_LAYOUT_FAST;
     check_build(&c, &f, 0, 32, 2, ps.p, ps.len, ps.n, 100000, 1);
     check_build(&c, &f, 1500, 9, 2, ps.p, ps.len, ps.n, 100000, 1);
+    nc_layout = IDX_FM_LAYOUT_SDSL;
+    check_build(&c, &f, 0, 32, 2, ps.p, ps.len, ps.n, 100000, 1);
+    check_build(&c, &f, 1500, 9, 2, ps.p, ps.len, ps.n, 100000, 1);
     nc_layout = IDX_FM_LAYOUT_COMPACT;
     check_build(&c, &f, 3000, 7, 2, ps.p, ps.len, ps.n, 100000, 10);
     check_build(&c, &f, 1000, 1, 3, ps.p, ps.len, ps.n, 100000, 30);
@@ -152,6 +155,9 @@ static void test_small_alphabet_many_occurrences(void **state) {
     check_build(&c, &f, 0, 16, 1, ps.p, ps.len, ps.n, 40000, 1);
     nc_layout = IDX_FM_LAYOUT_FAST;
     check_build(&c, &f, 0, 16, 1, ps.p, ps.len, ps.n, 40000, 1);
+    check_build(&c, &f, 1500, 9, 2, ps.p, ps.len, ps.n, 40000, 1);
+    nc_layout = IDX_FM_LAYOUT_SDSL;
+    check_build(&c, &f, 0, 32, 2, ps.p, ps.len, ps.n, 40000, 1);
     check_build(&c, &f, 1500, 9, 2, ps.p, ps.len, ps.n, 40000, 1);
     nc_layout = IDX_FM_LAYOUT_COMPACT;
     check_build(&c, &f, 2500, 64, 2, ps.p, ps.len, ps.n, 40000, 5);
@@ -197,6 +203,9 @@ static void test_long_runs(void **state) {
     nc_layout = IDX_FM_LAYOUT_FAST;
     check_build(&c, &f, 0, 32, 2, ps.p, ps.len, ps.n, 25000, 1);
     check_build(&c, &f, 1500, 9, 2, ps.p, ps.len, ps.n, 25000, 1);
+    nc_layout = IDX_FM_LAYOUT_SDSL;
+    check_build(&c, &f, 0, 32, 2, ps.p, ps.len, ps.n, 25000, 1);
+    check_build(&c, &f, 1500, 9, 2, ps.p, ps.len, ps.n, 25000, 1);
     nc_layout = IDX_FM_LAYOUT_COMPACT;
     check_build(&c, &f, 6000, 5, 2, ps.p, ps.len, ps.n, 25000, 4);
     fx_free(&f);
@@ -231,6 +240,9 @@ static void test_many_tiny_documents(void **state) {
     nc_layout = IDX_FM_LAYOUT_FAST;
     check_build(&c, &f, 0, 32, 2, ps.p, ps.len, ps.n, 10000, 1);
     check_build(&c, &f, 1500, 9, 2, ps.p, ps.len, ps.n, 10000, 1);
+    nc_layout = IDX_FM_LAYOUT_SDSL;
+    check_build(&c, &f, 0, 32, 2, ps.p, ps.len, ps.n, 10000, 1);
+    check_build(&c, &f, 1500, 9, 2, ps.p, ps.len, ps.n, 10000, 1);
     nc_layout = IDX_FM_LAYOUT_COMPACT;
     check_build(&c, &f, 250, 3, 2, ps.p, ps.len, ps.n, 10000, 20);
     fx_free(&f);
@@ -251,6 +263,9 @@ static void test_one_huge_document(void **state) {
     fixture f = fx_new(&c);
     check_build(&c, &f, 0, 32, 2, ps.p, ps.len, ps.n, 5000, 1);
     nc_layout = IDX_FM_LAYOUT_FAST;
+    check_build(&c, &f, 0, 32, 2, ps.p, ps.len, ps.n, 5000, 1);
+    check_build(&c, &f, 1500, 9, 2, ps.p, ps.len, ps.n, 5000, 1);
+    nc_layout = IDX_FM_LAYOUT_SDSL;
     check_build(&c, &f, 0, 32, 2, ps.p, ps.len, ps.n, 5000, 1);
     check_build(&c, &f, 1500, 9, 2, ps.p, ps.len, ps.n, 5000, 1);
     nc_layout = IDX_FM_LAYOUT_COMPACT;

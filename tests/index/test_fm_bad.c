@@ -234,6 +234,13 @@ static void test_missing_files(void **state) {
 static void flipped_bytes(idx_fm_layout layout) {
     g_layout = layout;
     char *ix = good_index("ix_flip");
+    { /* the defaults: compact and sdsl take their text from the FM-index ("isa" sections, text-less store) */
+        json_t *m = NULL;
+        assert_int_equal(idx_manifest_load(ix, &m), IDX_OK);
+        assert_string_equal(json_string_value(json_object_get(idx_manifest_part(m, "docs"), "text")),
+                            layout == IDX_FM_LAYOUT_FAST ? "store" : "fm");
+        json_decref(m);
+    }
     const char *files[] = {"manifest.json", "docs/docs.idx", "fm/shard-0000.fm", "fm/shard-0001.fm"};
     size_t checked = 0;
     for (int i = 0; i < 4; i++) {
@@ -275,6 +282,35 @@ static void test_every_flipped_byte(void **state) {
     (void)state;
     flipped_bytes(IDX_FM_LAYOUT_COMPACT);
     flipped_bytes(IDX_FM_LAYOUT_FAST);
+    flipped_bytes(IDX_FM_LAYOUT_SDSL);
+}
+
+/* Indexes built before the fm_block layout name their sdsl shards (meta code 0)
+ * "compact" in the manifest: still verified; any other disagreement is corrupt. */
+static void test_legacy_layout_name(void **state) {
+    (void)state;
+    g_layout = IDX_FM_LAYOUT_SDSL;
+    char *ix = good_index("ix_legacy");
+    g_layout = IDX_FM_LAYOUT_COMPACT;
+    const char *names[] = {"compact", "fast", "sdsl"};
+    for (int i = 0; i < 3; i++) {
+        json_t *m = NULL;
+        assert_int_equal(idx_manifest_load(ix, &m), IDX_OK);
+        json_object_set_new(idx_manifest_part(m, "fm"), "layout", json_string(names[i]));
+        assert_int_equal(idx_manifest_save(ix, m), IDX_OK);
+        json_decref(m);
+        assert_int_equal(idx_index_verify(ix, 1), i == 1 ? IDX_ERR_CORRUPT : IDX_OK);
+    }
+    /* and a compact index is not accepted under the name sdsl */
+    char *cx = good_index("ix_legacy2");
+    json_t *m = NULL;
+    assert_int_equal(idx_manifest_load(cx, &m), IDX_OK);
+    json_object_set_new(idx_manifest_part(m, "fm"), "layout", json_string("sdsl"));
+    assert_int_equal(idx_manifest_save(cx, m), IDX_OK);
+    json_decref(m);
+    assert_int_equal(idx_index_verify(cx, 1), IDX_ERR_CORRUPT);
+    free(cx);
+    free(ix);
 }
 
 static void test_truncated_and_newer(void **state) {
@@ -352,6 +388,7 @@ int main(void) {
         cmocka_unit_test(test_missing_text_field),   cmocka_unit_test(test_truncated_compressed),
         cmocka_unit_test(test_missing_files),        cmocka_unit_test(test_every_flipped_byte),
         cmocka_unit_test(test_truncated_and_newer),  cmocka_unit_test(test_killed_build_leaves_nothing),
+        cmocka_unit_test(test_legacy_layout_name),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

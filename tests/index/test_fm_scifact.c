@@ -4,7 +4,7 @@
  * when absent). Counts of random substrings and of their mutations, every
  * occurrence located, and every document returned byte for byte, against a
  * naive scan of the texts read independently with jansson; one shard and
- * eight shards built in parallel, and the fast layout, must agree with it. External ids map back.
+ * eight shards built in parallel, and the fast and sdsl layouts, must agree with it. External ids map back.
  */
 #include "fm_naive.h"
 
@@ -80,13 +80,13 @@ static void test_scifact(void **state) {
 
     char *dir = t_tmpdir();
     char *ix = t_path(dir, "ix");
-    for (int variant = 0; variant < 3; variant++) {
+    for (int variant = 0; variant < 4; variant++) {
         idx_index_build_opts o;
         memset(&o, 0, sizeof o);
         o.force = 1;
         o.threads = 2;
         o.shard_size = variant == 1 ? (1u << 20) : 0;
-        o.layout = variant == 2 ? IDX_FM_LAYOUT_FAST : IDX_FM_LAYOUT_COMPACT;
+        o.layout = variant == 2 ? IDX_FM_LAYOUT_FAST : variant == 3 ? IDX_FM_LAYOUT_SDSL : IDX_FM_LAYOUT_COMPACT;
         const char *in[1] = {path};
         assert_int_equal(idx_index_build(ix, in, 1, &o, NULL), IDX_OK);
         idx_fm *fm;

@@ -5,7 +5,7 @@
  * byte and windows at document starts and ends, through idx_docs_text (what
  * every reader uses) and idx_fm_extract, for empty documents, a document
  * holding every byte 0x00..0xFE, long runs, documents around the sample
- * rate; 1 vs N shards, both layouts, several rates, and the zstd store
+ * rate; 1 vs N shards, all three layouts, several rates, and the zstd store
  * (`--text store`) giving the same bytes. `idx show` end to end for every
  * document in both modes, `find` context. Damaged inverse samples (truncated,
  * flipped, wrong rate, wrong row, missing while the store needs them) give
@@ -163,6 +163,9 @@ static void test_text_every_layout_rate_and_shards(void **state) {
         {IDX_FM_LAYOUT_FAST, IDX_TEXT_FM, 3, 4000, 5},
         {IDX_FM_LAYOUT_COMPACT, IDX_TEXT_STORE, 0, 4000, 5},
         {IDX_FM_LAYOUT_FAST, IDX_TEXT_DEFAULT, 0, 0, 1},     /* fast default: store */
+        {IDX_FM_LAYOUT_SDSL, IDX_TEXT_DEFAULT, 0, 0, 1},     /* sdsl default: fm */
+        {IDX_FM_LAYOUT_SDSL, IDX_TEXT_FM, 3, 4000, 5},
+        {IDX_FM_LAYOUT_SDSL, IDX_TEXT_STORE, 0, 4000, 5},
     };
     for (size_t k = 0; k < sizeof cfg / sizeof cfg[0]; k++) {
         char *ix = build("ix", cfg[k].layout, cfg[k].text, cfg[k].isa, cfg[k].shard);
@@ -171,7 +174,7 @@ static void test_text_every_layout_rate_and_shards(void **state) {
         assert_true(idx_fm_shard_count(fm) >= cfg[k].min_shards);
         idx_fm_shard_sizes s;
         assert_int_equal(idx_fm_get_shard_sizes(fm, 0, &s), IDX_OK);
-        int fm_text = cfg[k].text == IDX_TEXT_FM || (cfg[k].text == IDX_TEXT_DEFAULT && cfg[k].layout == IDX_FM_LAYOUT_COMPACT);
+        int fm_text = cfg[k].text == IDX_TEXT_FM || (cfg[k].text == IDX_TEXT_DEFAULT && cfg[k].layout != IDX_FM_LAYOUT_FAST);
         assert_int_equal(s.isa_sample, fm_text ? (cfg[k].isa ? cfg[k].isa : 128) : 0);
         assert_int_equal(s.isa_bytes > 0, fm_text);
         idx_fm_close(fm);

@@ -1027,7 +1027,7 @@ static void test_retrieve(void **state) {
     free(body);
     idx_buf_free(&r.body);
     http("POST", "/v1/retrieve", "{\"index\":\"tiny\",\"query\":\"cat\",\"mode\":\"dense\"}", &r);
-    assert_error(&r, 400, "unsupported", "dense");
+    assert_error(&r, 400, "missing_part", "no dense part"); /* dense mode: tests/server/test_server_dense.c */
     idx_buf_free(&r.body);
     http("POST", "/v1/retrieve", "{\"index\":\"tiny\",\"query\":\"cat\",\"rerank\":{\"model\":\"x\"}}", &r);
     assert_error(&r, 400, "unsupported", "rerank");

@@ -19,7 +19,10 @@
  *   order-independent hash qgen computes by a naive scan.
  * - window: for each "DOC OFFSET LEN HASH" line of QDIR/windows.w, a timed
  *   idx_docs_text(doc, offset, len); prints p50/p99 (µs); writes the FNV-1a
- *   hash of each window to OUTDIR/LABEL.windows.
+ *   hash of each window to OUTDIR/LABEL.windows. With the text source "fm"
+ *   (`idx build --text fm`, the compact layout's default) that is FM
+ *   extraction (idx_fm_extract via the store; "window.text_fm 1"), else one
+ *   zstd block of the document store.
  * Results go to stdout as "key value" lines. Exit 1 on any library error.
  */
 #include <inttypes.h>
@@ -120,6 +123,9 @@ int main(int argc, char **argv) {
     idx_docs *docs = NULL;
     if (idx_fm_open(index, 0, &fm) != IDX_OK) die("idx_fm_open");
     if (idx_docs_open(index, 0, &docs) != IDX_OK) die("idx_docs_open");
+    /* text source "fm": windows are FM extraction through this FM-index */
+    if (idx_docs_attach_fm(docs, fm) != IDX_OK) die("idx_docs_attach_fm");
+    printf("window.text_fm %d\n", idx_docs_text_source(docs) == IDX_DOCS_TEXT_FM);
     printf("load_seconds %.3f\nshards %zu\n", (now_us() - t0) / 1e6, idx_fm_shard_count(fm));
 
     static const char *sets[] = {"present50", "absent50", "present10", "present200"};

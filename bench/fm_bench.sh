@@ -7,7 +7,9 @@
 # time, peak RSS, on-disk bytes / corpus text bytes, count latency p50/p99 for
 # 10,000 present 50-byte substrings, 10,000 absent ones, 10,000 present of
 # length 10 and of length 200, locate time per occurrence, and the time to
-# return a 1 KB window; medians over REPS passes. Every answer of every side is
+# return a 1 KB window (FM extraction for an index built with --text fm, the
+# compact layout's default; the zstd store for --text store, the fast
+# layout's default; the table's footer says which); medians over REPS passes. Every answer of every side is
 # checked against a naive scan of the text (bench/qgen.c): a mismatch is
 # printed and the script exits 1.
 #
@@ -21,6 +23,7 @@
 #   SEED=42  NQ=10000           query generator seed and queries per set
 #   IDX_BUILD_ARGS=""           extra arguments for idx build (e.g. --mem 4G)
 #   KEEP=0            1 keeps the built indexes in OUT
+#   FAST_TEXT=store   --text of the fast side (store or fm)
 #   SIDES="peer ours sdsl fast" which sides to build and measure (ours = compact;
 #                     sdsl/fast: only when this idx build has --layout; ratios need the peer)
 # Needs g++, libsdsl-dev, libdivsufsort-dev, /usr/bin/time (package time).
@@ -87,7 +90,8 @@ for lay in sdsl fast; do
   rm -f "$out"/$lay.*
   want $lay || continue
   if "$idx" build --help 2>&1 | grep -q -- "--layout.*$lay"; then
-    if build_ours $lay --layout $lay; then :; else
+    if [ $lay = fast ]; then lay_args=(--layout fast --text "${FAST_TEXT:-store}"); else lay_args=(--layout $lay); fi
+    if build_ours $lay "${lay_args[@]}"; then :; else
       log "the $lay layout failed to build; left out"; rm -rf "$out/$lay.idx" "$out"/$lay.*
     fi
   else

@@ -164,6 +164,10 @@ def main():
     print(f"locate: {int(lq.get('locate.occurrences', 0))} occurrences of the {int(lq.get('locate.queries', 0))} "
           f"present50 queries with 1..1000 occurrences; windows: {int(lq.get('window.count', 0))} windows of up "
           f"to 1,000 bytes around present50 samples")
+    src = {"peer": "sdsl extract"}
+    print("window text from: " + ", ".join(
+        f"{names[s]} {src.get(s) or ('FM extraction (--text fm)' if R[s].get('window.text_fm') == 1 else 'zstd store (--text store)')}"
+        for s in sides))
     if bad:
         print(f"FAILED: {bad} answers differ (see MISMATCH lines)")
         return 1

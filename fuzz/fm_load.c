@@ -3,8 +3,12 @@
  * shard file (fm/shard-0000.fm) placed in an index directory whose manifest
  * agrees with the file's own meta section where readable; the loader must
  * reject anything damaged with an error (never crash), and whatever loads is
- * queried (count, find, locate, cursor). Saved inputs in fuzz/corpus/fm_load/
- * (a valid shard, truncations, flipped bytes) are replayed by ctest.
+ * queried (count, find, locate, cursor, and text by idx_fm_extract when the
+ * shard has inverse samples "isa"). Saved inputs in fuzz/corpus/fm_load/
+ * (valid shards with and without "isa", truncations, flipped bytes, and isa-*:
+ * inverse samples cut short, with a wrong rate, width or rows, with their
+ * checksums recomputed so that the loader's own checks are reached) are
+ * replayed by ctest.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -81,6 +85,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                     uint64_t doc, off;
                     idx_fm_locate(fm, 0, k, &doc, &off);
                 }
+        }
+        if (idx_fm_has_text(fm)) {
+            idx_buf b = {0};
+            uint64_t nd = idx_fm_doc_count(fm);
+            for (uint64_t d = 0; d < nd && d < 16; d++) {
+                b.len = 0;
+                idx_fm_extract(fm, d, 0, 1 << 16, &b);
+                b.len = 0;
+                idx_fm_extract(fm, d, 3, 5, &b);
+            }
+            idx_buf_free(&b);
         }
         idx_fm_cursor *cur;
         if (idx_fm_cursor_new(fm, &cur) == IDX_OK) {

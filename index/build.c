@@ -8,11 +8,13 @@
  * the target and published by one rename when complete, manifest last.
  *
  * Manifest part "fm" (format of the shard files at the top of fm.c):
- *   {"version":1, "layout":"compact"|"fast"|"sdsl", "sa_sample":S,
+ *   {"version":1, "layout":"compact"|"fast"|"sdsl", "sa_sample":S, "isa_sample":R (0: no "isa"),
  *    "corpus_bytes":N (document bytes, separators excluded), "docs":D,
  *    "shards":[{"file":"fm/shard-0000.fm","first_doc":0,"docs":d,
  *               "text_bytes":t,"file_bytes":f}, ...]}
- * Part "docs": {"version":1, "file":"docs/docs.idx", "docs":D, "text_bytes":N}.
+ * Part "docs": {"version":1, "file":"docs/docs.idx", "docs":D, "text_bytes":N,
+ *   "text":"store"|"fm"} ("fm": the store keeps no text; idx_docs_text rebuilds
+ *   it from the shards' inverse samples, `--text fm`).
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -40,7 +42,7 @@ typedef struct {
     uint64_t first_doc;
     size_t index;
     char *path, *scratch;
-    uint32_t s;
+    uint32_t s, isa;
     idx_fm_layout layout;
     idx_err err;
     char msg[1024];
@@ -50,7 +52,7 @@ typedef struct {
 static void *worker(void *arg) {
     shard_job *j = arg;
     j->err = idx_fm_shard_build(j->path, j->scratch, j->text, j->n, j->starts, j->ndocs, j->first_doc, j->s,
-                                j->layout, &j->info);
+                                j->isa, j->layout, &j->info);
     if (j->err != IDX_OK) snprintf(j->msg, sizeof j->msg, "%s", idx_errmsg());
     free(j->text);
     j->text = NULL;
@@ -140,7 +142,7 @@ static idx_err job_append(shard_job *j, const char *text, size_t len, uint64_t s
     return IDX_OK;
 }
 
-static idx_err dispatch(pipeline *pl, shard_job *j, const char *fm_dir, int threads, uint32_t s,
+static idx_err dispatch(pipeline *pl, shard_job *j, const char *fm_dir, int threads, uint32_t s, uint32_t isa,
                         idx_fm_layout layout) {
     while (pl->njobs - pl->joined >= (size_t)threads) {
         idx_err e = join_oldest(pl, "read", 1);
@@ -159,6 +161,7 @@ static idx_err dispatch(pipeline *pl, shard_job *j, const char *fm_dir, int thre
     if (!j->path) return idx_fail(IDX_ERR_NOMEM, "out of memory");
     j->scratch = (char *)fm_dir;
     j->s = s;
+    j->isa = isa;
     j->layout = layout;
     pl->jobs[pl->njobs++] = j;
     if (pthread_create(&j->th, NULL, worker, j) != 0) {
@@ -192,6 +195,12 @@ idx_err idx_index_build(const char *out_dir, const char *const *inputs, size_t n
     if (o.sa_sample > IDX_FM_MAX_SAMPLE) return idx_fail(IDX_ERR_INVALID, "--sa-sample must be 1..%u", IDX_FM_MAX_SAMPLE);
     if (idx_fm_layout_meta(o.layout) < 0)
         return idx_fail(IDX_ERR_INVALID, "unknown layout");
+    if (o.text_source == IDX_TEXT_DEFAULT) o.text_source = o.layout == IDX_FM_LAYOUT_FAST ? IDX_TEXT_STORE : IDX_TEXT_FM;
+    if (o.text_source != IDX_TEXT_FM && o.text_source != IDX_TEXT_STORE) return idx_fail(IDX_ERR_INVALID, "unknown text source");
+    if (o.isa_sample > IDX_FM_MAX_SAMPLE) return idx_fail(IDX_ERR_INVALID, "--isa-sample must be 1..%u", IDX_FM_MAX_SAMPLE);
+    if (o.isa_sample == 0) o.isa_sample = 128;
+    uint32_t isa = o.text_source == IDX_TEXT_FM ? o.isa_sample : 0;
+    idx_docs_opts dopts = {.store_text = o.text_source == IDX_TEXT_STORE, .text_from_fm = o.text_source == IDX_TEXT_FM};
     uint64_t shard_size = o.shard_size ? o.shard_size : derive_shard_size(o.mem, o.threads);
     if (o.layout == IDX_FM_LAYOUT_FAST && shard_size > FAST_MAX_SHARD) {
         if (o.shard_size) return idx_fail(IDX_ERR_INVALID, "the fast layout needs --shard-size below 4G");
@@ -225,7 +234,7 @@ idx_err idx_index_build(const char *out_dir, const char *const *inputs, size_t n
     }
     if ((e = idx_mkdirs(docs_dir)) != IDX_OK || (e = idx_mkdirs(fm_dir)) != IDX_OK) goto done;
     if ((e = idx_corpus_open(inputs, ninputs, &o.corpus, &corpus)) != IDX_OK) goto done;
-    if ((e = idx_docs_writer_open(docs_dir, NULL, &dw)) != IDX_OK) goto done;
+    if ((e = idx_docs_writer_open(docs_dir, &dopts, &dw)) != IDX_OK) goto done;
 
     uint64_t ndocs = 0, text_bytes = 0;
     size_t nshards = 0;
@@ -258,7 +267,7 @@ idx_err idx_index_build(const char *out_dir, const char *const *inputs, size_t n
         if (cur && cur->n > 0 && cur->n + doc.text_len + 1 > shard_size) {
             shard_job *j = cur;
             cur = NULL;
-            e = dispatch(&pl, j, fm_dir, o.threads, o.sa_sample, o.layout);
+            e = dispatch(&pl, j, fm_dir, o.threads, o.sa_sample, isa, o.layout);
             if (e != IDX_OK) {
                 if (!j->started && (pl.njobs == 0 || pl.jobs[pl.njobs - 1] != j)) job_free(j);
                 goto done;
@@ -279,7 +288,7 @@ idx_err idx_index_build(const char *out_dir, const char *const *inputs, size_t n
     {
         shard_job *j = cur;
         cur = NULL;
-        e = dispatch(&pl, j, fm_dir, o.threads, o.sa_sample, o.layout);
+        e = dispatch(&pl, j, fm_dir, o.threads, o.sa_sample, isa, o.layout);
         if (e != IDX_OK) {
             if (pl.njobs == 0 || pl.jobs[pl.njobs - 1] != j) job_free(j);
             goto done;
@@ -308,11 +317,12 @@ idx_err idx_index_build(const char *out_dir, const char *const *inputs, size_t n
                                                 "text_bytes", (json_int_t)(j->n - j->ndocs), "file_bytes",
                                                 (json_int_t)j->info.file_bytes));
     }
-    fmp = json_pack("{s:i, s:s, s:I, s:I, s:I, s:o}", "version", (int)IDX_FM_VERSION, "layout",
+    fmp = json_pack("{s:i, s:s, s:I, s:I, s:I, s:I, s:o}", "version", (int)IDX_FM_VERSION, "layout",
                     idx_fm_layout_name(o.layout), "sa_sample", (json_int_t)o.sa_sample,
-                    "corpus_bytes", (json_int_t)text_bytes, "docs", (json_int_t)ndocs, "shards", shards);
-    docp = json_pack("{s:i, s:s, s:I, s:I}", "version", 1, "file", "docs/docs.idx", "docs", (json_int_t)ndocs,
-                     "text_bytes", (json_int_t)text_bytes);
+                    "isa_sample", (json_int_t)isa, "corpus_bytes", (json_int_t)text_bytes, "docs", (json_int_t)ndocs,
+                    "shards", shards);
+    docp = json_pack("{s:i, s:s, s:I, s:I, s:s}", "version", 1, "file", "docs/docs.idx", "docs", (json_int_t)ndocs,
+                     "text_bytes", (json_int_t)text_bytes, "text", isa ? "fm" : "store");
     json_t *parts = json_object_get(man, "parts");
     if (!fmp || !docp || !parts) {
         json_decref(fmp);

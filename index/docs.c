@@ -3,12 +3,18 @@
  * metadata and text, by dense document id. The text of all documents is one
  * stream cut into fixed-size blocks, each compressed with zstd on its own,
  * with a seek table, so that a window of any document costs one or two block
- * decompressions (about 64 KiB each) and nothing else.
+ * decompressions (about 64 KiB each) and nothing else. Or the store keeps no
+ * text (text source "fm", `idx build --text fm`): idx_docs_text then asks the
+ * FM-index of the same index directory (idx_fm_extract), opened on first use
+ * or lent by idx_docs_attach_fm, so that every reader of document text (show,
+ * find, the server, retrieval, chunk maps, contamination) gets it unchanged.
  *
  * File INDEX/docs/docs.idx, section file (common/file.c), magic "IDXDOCS1",
  * version 1. Sections (u64 little-endian arrays unless said otherwise):
  *   info       u64 ndocs, u64 text_bytes, u64 nblocks, u64 block_size,
- *              u64 has_text, u64 id_hash_slots, u64 reserved[2]
+ *              u64 has_text, u64 id_hash_slots, u64 text_from_fm, u64 reserved
+ *              (text_from_fm = 1 only with has_text = 0 and no blocks: the
+ *              text is in the FM-index of the index directory)
  *   doc_start  ndocs+1 offsets of each document in the uncompressed stream
  *              (non-decreasing, doc_start[ndocs] = text_bytes)
  *   blk_off    nblocks+1 offsets of each compressed block in `blocks`
@@ -23,6 +29,7 @@
  * file gives IDX_ERR_CORRUPT rather than a wild read.
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +38,8 @@
 #include <zstd.h>
 
 #include "idx_index.h"
+
+#include <stdatomic.h>
 
 #define DOCS_MAGIC "IDXDOCS1"
 #define DOCS_VERSION 1
@@ -197,7 +206,8 @@ idx_err idx_docs_writer_commit(idx_docs_writer *w) {
     uint64_t ndocs = w->doc_start.n - 1;
     uint64_t slots = 16;
     while (slots < 2 * ndocs) slots *= 2;
-    uint64_t info[8] = {ndocs, w->text_bytes, w->blk_off.n - 1, w->o.block_size, (uint64_t)w->o.store_text, slots, 0, 0};
+    uint64_t info[8] = {ndocs, w->text_bytes, w->blk_off.n - 1, w->o.block_size, (uint64_t)w->o.store_text, slots,
+                        (uint64_t)(!w->o.store_text && w->o.text_from_fm), 0};
     if (!e) e = idx_file_put_section(w->fw, "info", info, sizeof info);
     if (!e) e = put_vec(w->fw, "doc_start", &w->doc_start);
     if (!e) e = put_vec(w->fw, "blk_off", &w->blk_off);
@@ -249,7 +259,11 @@ void idx_docs_writer_abort(idx_docs_writer *w) {
 
 struct idx_docs {
     idx_file *f;
-    uint64_t ndocs, text_bytes, nblocks, block_size, has_text, slots;
+    uint64_t ndocs, text_bytes, nblocks, block_size, has_text, slots, text_fm;
+    char *dir;                   /* index directory (for the FM-index) */
+    _Atomic(const idx_fm *) fm;  /* text source "fm": opened on first use or lent */
+    idx_fm *own_fm;              /* the one we opened */
+    pthread_mutex_t fm_lock;
     const uint64_t *doc_start, *blk_off, *id_off, *title_off, *meta_off, *id_hash;
     const unsigned char *blocks;
     const char *ids, *titles, *meta;
@@ -326,6 +340,13 @@ idx_err idx_docs_open(const char *index_dir, unsigned flags, idx_docs **out) {
         return idx_fail(IDX_ERR_NOMEM, "out of memory");
     }
     d->gen = docs_generation++;
+    pthread_mutex_init(&d->fm_lock, NULL);
+    d->dir = strdup(index_dir);
+    if (!d->dir) {
+        free(path);
+        free(d);
+        return idx_fail(IDX_ERR_NOMEM, "out of memory");
+    }
     idx_err e = idx_file_open(path, DOCS_MAGIC, DOCS_VERSION, flags, &d->f);
     free(path);
     if (e) goto fail;
@@ -343,9 +364,10 @@ idx_err idx_docs_open(const char *index_dir, unsigned flags, idx_docs **out) {
     d->block_size = info[3];
     d->has_text = info[4];
     d->slots = info[5];
+    d->text_fm = info[6];
     uint64_t fsz = idx_file_size(d->f);
     if (d->ndocs > fsz || d->nblocks > fsz || d->block_size < 256 || d->block_size > (64u << 20) ||
-        d->has_text > 1 || d->slots == 0 || (d->slots & (d->slots - 1)) || d->slots > fsz ||
+        d->has_text > 1 || d->text_fm > 1 || (d->text_fm && (d->has_text || d->nblocks)) || d->slots == 0 || (d->slots & (d->slots - 1)) || d->slots > fsz ||
         (d->ndocs && d->slots < d->ndocs + 1) ||
         (d->has_text && d->nblocks != (d->text_bytes + d->block_size - 1) / d->block_size)) {
         e = idx_fail(IDX_ERR_CORRUPT, "%s: corrupt file: inconsistent info section", idx_file_path(d->f));
@@ -386,15 +408,142 @@ fail:
     return e;
 }
 
+static void fm_release(idx_fm *fm);
+
 void idx_docs_close(idx_docs *d) {
     if (!d) return;
+    fm_release(d->own_fm);
+    pthread_mutex_destroy(&d->fm_lock);
     idx_file_close(d->f);
+    free(d->dir);
     free(d);
 }
 
 uint64_t idx_docs_count(const idx_docs *d) { return d->ndocs; }
 uint64_t idx_docs_text_bytes(const idx_docs *d) { return d->text_bytes; }
-int idx_docs_has_text(const idx_docs *d) { return (int)d->has_text; }
+int idx_docs_has_text(const idx_docs *d) { return d->has_text || d->text_fm; }
+int idx_docs_text_source(const idx_docs *d) {
+    return d->has_text ? IDX_DOCS_TEXT_STORE : d->text_fm ? IDX_DOCS_TEXT_FM : IDX_DOCS_TEXT_NONE;
+}
+
+/* The FM-index must hold exactly this store's documents. */
+static idx_err fm_agrees(const idx_docs *d, const idx_fm *fm) {
+    if (idx_fm_doc_count(fm) != d->ndocs || idx_fm_total_bytes(fm) != d->text_bytes)
+        return idx_fail(IDX_ERR_CORRUPT, "%s: the document store and the FM-index disagree on documents or bytes",
+                        d->dir);
+    if (!idx_fm_has_text(fm))
+        return idx_fail(IDX_ERR_CORRUPT, "%s: the document store takes its text from the FM-index, whose shards "
+                        "have no inverse samples (\"isa\")", d->dir);
+    return IDX_OK;
+}
+
+idx_err idx_docs_attach_fm(idx_docs *d, const idx_fm *fm) {
+    if (!d->text_fm || !fm) return IDX_OK;
+    idx_err e = fm_agrees(d, fm);
+    if (e) return e;
+    pthread_mutex_lock(&d->fm_lock);
+    atomic_store(&d->fm, fm);
+    pthread_mutex_unlock(&d->fm_lock);
+    return IDX_OK;
+}
+
+/* FM-indexes opened for text, shared by every store of the same directory in
+ * the process (the server's sparse, dense and document routes each open the
+ * store; the compact layout's tree is loaded into memory once), refcounted. */
+typedef struct fm_entry {
+    struct fm_entry *next;
+    char *key;
+    idx_fm *fm;
+    int refs;
+} fm_entry;
+static pthread_mutex_t fm_reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static fm_entry *fm_reg;
+
+static idx_err fm_acquire(const char *dir, idx_fm **out) {
+    /* Keyed by the directory's path and inode: an index rebuilt in place
+     * (published by a rename) is a new directory and gets its own entry. */
+    char *rp = realpath(dir, NULL);
+    struct stat st;
+    memset(&st, 0, sizeof st);
+    stat(dir, &st);
+    idx_buf kb = {0};
+    if (idx_buf_printf(&kb, "%llu:%llu:%s", (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
+                       rp ? rp : dir) != IDX_OK) {
+        free(rp);
+        return idx_fail(IDX_ERR_NOMEM, "out of memory");
+    }
+    free(rp);
+    char *key = kb.data;
+    idx_err e = IDX_OK;
+    pthread_mutex_lock(&fm_reg_lock);
+    fm_entry *x = fm_reg;
+    while (x && strcmp(x->key, key) != 0) x = x->next;
+    if (x) {
+        x->refs++;
+        free(key);
+    } else if ((x = calloc(1, sizeof *x)) == NULL) {
+        free(key);
+        e = idx_fail(IDX_ERR_NOMEM, "out of memory");
+    } else if ((e = idx_fm_open(dir, 0, &x->fm)) != IDX_OK) {
+        free(key);
+        free(x);
+        x = NULL;
+    } else {
+        x->key = key;
+        x->refs = 1;
+        x->next = fm_reg;
+        fm_reg = x;
+    }
+    pthread_mutex_unlock(&fm_reg_lock);
+    *out = x ? x->fm : NULL;
+    return e;
+}
+
+static void fm_release(idx_fm *fm) {
+    if (!fm) return;
+    pthread_mutex_lock(&fm_reg_lock);
+    for (fm_entry **pp = &fm_reg; *pp; pp = &(*pp)->next) {
+        fm_entry *x = *pp;
+        if (x->fm != fm) continue;
+        if (--x->refs == 0) {
+            *pp = x->next;
+            idx_fm_close(x->fm);
+            free(x->key);
+            free(x);
+        }
+        break;
+    }
+    pthread_mutex_unlock(&fm_reg_lock);
+}
+
+/* The FM-index that holds the text, opened once on first use. */
+static idx_err text_fm(const idx_docs *cd, const idx_fm **out) {
+    idx_docs *d = (idx_docs *)cd; /* lazily filled; guarded by fm_lock */
+    const idx_fm *fm = atomic_load(&d->fm);
+    if (fm) {
+        *out = fm;
+        return IDX_OK;
+    }
+    idx_err e = IDX_OK;
+    pthread_mutex_lock(&d->fm_lock);
+    fm = atomic_load(&d->fm);
+    if (!fm) {
+        idx_fm *own = NULL;
+        e = fm_acquire(d->dir, &own);
+        if (!e) e = fm_agrees(d, own);
+        if (e) {
+            fm_release(own);
+            e = idx_fail_context(e, "%s: document text", d->dir);
+        } else {
+            d->own_fm = own;
+            fm = own;
+            atomic_store(&d->fm, fm);
+        }
+    }
+    pthread_mutex_unlock(&d->fm_lock);
+    *out = fm;
+    return e;
+}
 
 static idx_err check_id(const idx_docs *d, uint64_t doc_id) {
     if (doc_id >= d->ndocs)
@@ -444,6 +593,11 @@ static idx_err load_block(const idx_docs *d, uint64_t b, const char **data, size
 idx_err idx_docs_text(const idx_docs *d, uint64_t doc_id, uint64_t off, uint64_t len, idx_buf *out) {
     idx_err e = check_id(d, doc_id);
     if (e) return e;
+    if (!d->has_text && d->text_fm) {
+        const idx_fm *fm;
+        if ((e = text_fm(d, &fm))) return e;
+        return idx_fm_extract(fm, doc_id, off, len, out);
+    }
     if (!d->has_text) return idx_fail(IDX_ERR_UNSUPPORTED, "this index was built without document text");
     uint64_t dl = d->doc_start[doc_id + 1] - d->doc_start[doc_id];
     if (off > dl) off = dl;
@@ -531,4 +685,5 @@ void idx_docs_get_sizes(const idx_docs *d, idx_docs_sizes *s) {
     s->ids = d->ids_size;
     s->meta = d->meta_size + d->titles_size;
     s->offsets = 8 * (4 * (d->ndocs + 1) + d->nblocks + 1 + d->slots);
+    s->text_source = idx_docs_text_source(d);
 }

@@ -33,6 +33,13 @@
  *   "samples" nsamples values SA[i] / s in row order, sample_bits each, packed
  *             LSB-first into u64 words (ceil(nsamples*sample_bits/64) words)
  *   "docs"    ndocs u64: start offset in T of each document (strictly increasing, [0]=0)
+ *   "isa"     (optional: `idx build --text fm`) inverse suffix-array samples:
+ *             u64 header[4] = {r, count = n/r + 1, bits = bit width of n, 0},
+ *             then count values packed LSB-first at `bits` each into u64 words
+ *             (ceil(count*bits/64) words): value k = the BWT row of text
+ *             position k*r (row 0 is position n). idx_fm_extract starts at the
+ *             first sampled position at or after the end of the wanted range
+ *             and walks backward by LF steps (at most r-1 wasted steps).
  * Every count and offset is checked against the file at open; checksums are
  * always verified before a section is handed to sdsl (which trusts its input).
  */
@@ -60,7 +67,10 @@ typedef struct {
     idx_sdsl_sd *marks;
     const uint64_t *samples; /* packed, in the mapped file */
     const uint64_t *starts;  /* doc start offsets, in the mapped file */
-    uint64_t wt_bytes, marks_bytes, samples_bytes, docs_bytes;
+    const uint64_t *isa;     /* packed inverse samples, in the mapped file; NULL without */
+    uint64_t isa_r, isa_count;
+    unsigned isa_bits;
+    uint64_t wt_bytes, marks_bytes, samples_bytes, docs_bytes, isa_bytes;
 } fm_shard;
 
 struct idx_fm {
@@ -146,13 +156,14 @@ static void shard_search(const fm_shard *sh, const unsigned char *p, size_t len,
     *hi = h;
 }
 
-static inline uint64_t sample_get(const fm_shard *sh, uint64_t k) {
-    unsigned b = sh->sample_bits;
+static inline uint64_t packed_get(const uint64_t *a, unsigned b, uint64_t k) {
     uint64_t bit = k * b, w = bit >> 6, o = bit & 63;
-    uint64_t v = sh->samples[w] >> o;
-    if (o + b > 64) v |= sh->samples[w + 1] << (64 - o);
+    uint64_t v = a[w] >> o;
+    if (o + b > 64) v |= a[w + 1] << (64 - o);
     return b == 64 ? v : (v & ((UINT64_C(1) << b) - 1));
 }
+
+static inline uint64_t sample_get(const fm_shard *sh, uint64_t k) { return packed_get(sh->samples, sh->sample_bits, k); }
 
 /* Text position of BWT row i. */
 static idx_err shard_locate_pos(const fm_shard *sh, uint64_t i, uint64_t *pos) {
@@ -188,6 +199,74 @@ static unsigned bit_width(uint64_t v) {
 
 static idx_err corrupt(const fm_shard *sh, const char *section, const char *what) {
     return idx_fail(IDX_ERR_CORRUPT, "%s: section \"%s\": %s", idx_file_path(sh->file), section, what);
+}
+
+/* Every inverse sample against the suffix-array samples: row isa[k] must
+ * locate to text position k*r (LF/SA relation; locating takes (k*r) mod s
+ * steps, none when r is a multiple of s as with the defaults), and the last
+ * one, when k*r = n, must be row 0. Distinct positions imply distinct rows. */
+static idx_err isa_verify(const fm_shard *sh) {
+    for (uint64_t k = 0; k < sh->isa_count; k++) {
+        uint64_t row = packed_get(sh->isa, sh->isa_bits, k), want = k * sh->isa_r, pos;
+        if (row > sh->n) return corrupt(sh, "isa", "row out of range");
+        if (want == sh->n) {
+            if (row != 0) return corrupt(sh, "isa", "the end of the text is not row 0");
+            continue;
+        }
+        if (want > sh->n) {
+            if (row != 0) return corrupt(sh, "isa", "padding sample is not zero");
+            continue;
+        }
+        if (row == 0 || shard_locate_pos(sh, row, &pos) != IDX_OK || pos != want)
+            return idx_fail(IDX_ERR_CORRUPT, "%s: section \"isa\": sample %llu (row %llu) is not text position %llu",
+                            idx_file_path(sh->file), (unsigned long long)k, (unsigned long long)row,
+                            (unsigned long long)want);
+    }
+    return IDX_OK;
+}
+
+/* T[a, b) of the shard into dst (0 <= a <= b <= n), by LF steps backward.
+ * The range is cut at the multiples of r inside it; each piece is walked from
+ * the inverse sample at its end (the last piece from the first sample at or
+ * after b, or from the end of the text), up to EXTRACT_LANES pieces in
+ * lockstep so that their independent cache misses overlap. Same number of
+ * steps as one walk from the end. */
+#define EXTRACT_LANES 8
+static idx_err shard_extract(const fm_shard *sh, uint64_t a, uint64_t b, unsigned char *dst) {
+    const uint64_t r = sh->isa_r;
+    uint64_t hi = b;
+    while (hi > a) {
+        uint64_t row[EXTRACT_LANES], p[EXTRACT_LANES], lo[EXTRACT_LANES], end[EXTRACT_LANES];
+        int nl = 0;
+        for (; nl < EXTRACT_LANES && hi > a; nl++) {
+            uint64_t l = (hi - 1) / r * r, k = hi / r + (hi % r != 0);
+            lo[nl] = l < a ? a : l;
+            end[nl] = hi;
+            if (k * r >= sh->n) {
+                p[nl] = sh->n; /* the suffix "$" */
+                row[nl] = 0;
+            } else {
+                p[nl] = k * r;
+                row[nl] = packed_get(sh->isa, sh->isa_bits, k);
+            }
+            hi = lo[nl];
+        }
+        for (int live = nl; live;) {
+            live = 0;
+            for (int j = 0; j < nl; j++) {
+                if (p[j] <= lo[j]) continue;
+                uint64_t x = row[j];
+                if (x > sh->n || x == sh->primary) return corrupt(sh, "isa", "LF walk left the text");
+                unsigned char c;
+                uint64_t rk = bwt_isel(sh, x - (x > sh->primary), &c);
+                uint64_t q = --p[j];
+                if (q < end[j]) dst[q - a] = c;
+                row[j] = sh->C[c] + rk;
+                live += p[j] > lo[j];
+            }
+        }
+    }
+    return IDX_OK;
 }
 
 static idx_err shard_load(fm_shard *sh, const char *path, uint64_t want_first_doc, unsigned flags) {
@@ -241,6 +320,24 @@ static idx_err shard_load(fm_shard *sh, const char *path, uint64_t want_first_do
     for (uint64_t d = 1; d < sh->ndocs; d++)
         if (sh->starts[d] <= sh->starts[d - 1] || sh->starts[d] >= sh->n)
             return corrupt(sh, "docs", "document starts not increasing");
+
+    /* inverse samples (optional) */
+    e = idx_file_section_opt(sh->file, "isa", &p, &sz);
+    if (e != IDX_OK) return e;
+    if (p) {
+        const uint64_t *h = p;
+        if (sz < IDX_FM_ISA_HEADER_WORDS * 8) return corrupt(sh, "isa", "too short");
+        if (h[0] == 0 || h[0] > IDX_FM_MAX_SAMPLE) return corrupt(sh, "isa", "bad sample rate");
+        sh->isa_r = h[0];
+        sh->isa_count = h[1];
+        if (sh->isa_count != sh->n / sh->isa_r + 1) return corrupt(sh, "isa", "sample count disagrees with the rate");
+        if (h[2] != bit_width(sh->n) || h[3] != 0) return corrupt(sh, "isa", "bad sample width");
+        sh->isa_bits = (unsigned)h[2];
+        uint64_t iw = (sh->isa_count * sh->isa_bits + 63) / 64;
+        if (sz != (IDX_FM_ISA_HEADER_WORDS + iw) * 8) return corrupt(sh, "isa", "wrong size");
+        sh->isa = h + IDX_FM_ISA_HEADER_WORDS;
+        sh->isa_bytes = sz;
+    }
 
     /* samples */
     e = idx_file_section(sh->file, "samples", &p, &sz);
@@ -328,6 +425,7 @@ static idx_err shard_load(fm_shard *sh, const char *path, uint64_t want_first_do
                     return corrupt(sh, "docs", "document start does not follow a separator");
             }
         }
+        if (sh->isa && (e = isa_verify(sh)) != IDX_OK) return e;
     }
     return IDX_OK;
 }
@@ -442,8 +540,64 @@ idx_err idx_fm_get_shard_sizes(const idx_fm *fm, size_t shard, idx_fm_shard_size
     out->marks_bytes = sh->marks_bytes;
     out->samples_bytes = sh->samples_bytes;
     out->docs_bytes = sh->docs_bytes;
+    out->isa_bytes = sh->isa_bytes;
+    out->isa_sample = (uint32_t)sh->isa_r;
     out->sa_sample = sh->s;
     out->layout = sh->layout;
+    return IDX_OK;
+}
+
+/* ---- text ------------------------------------------------------------------ */
+
+int idx_fm_has_text(const idx_fm *fm) {
+    for (size_t s = 0; s < fm->nshards; s++)
+        if (!fm->shards[s].isa) return 0;
+    return fm->nshards > 0;
+}
+
+/* The shard holding a global document, its local number, start and length. */
+static idx_err doc_span(const idx_fm *fm, uint64_t global_doc, const fm_shard **shp, uint64_t *start, uint64_t *len) {
+    if (global_doc >= fm->ndocs)
+        return idx_fail(IDX_ERR_NOT_FOUND, "no document %llu (the index has %llu)", (unsigned long long)global_doc,
+                        (unsigned long long)fm->ndocs);
+    size_t a = 0, b = fm->nshards; /* last shard with first_doc <= global_doc */
+    while (b - a > 1) {
+        size_t mid = a + (b - a) / 2;
+        if (fm->shards[mid].first_doc <= global_doc) a = mid;
+        else b = mid;
+    }
+    const fm_shard *sh = &fm->shards[a];
+    uint64_t d = global_doc - sh->first_doc;
+    if (d >= sh->ndocs) return idx_fail(IDX_ERR_INTERNAL, "document %llu in no shard", (unsigned long long)global_doc);
+    uint64_t end = d + 1 < sh->ndocs ? sh->starts[d + 1] : sh->n; /* one past the separator */
+    *shp = sh;
+    *start = sh->starts[d];
+    *len = end - 1 - sh->starts[d];
+    return IDX_OK;
+}
+
+idx_err idx_fm_doc_len(const idx_fm *fm, uint64_t global_doc, uint64_t *len) {
+    const fm_shard *sh;
+    uint64_t start;
+    return doc_span(fm, global_doc, &sh, &start, len);
+}
+
+idx_err idx_fm_extract(const idx_fm *fm, uint64_t global_doc, uint64_t offset, uint64_t len, idx_buf *out) {
+    const fm_shard *sh;
+    uint64_t start, dl;
+    idx_err e = doc_span(fm, global_doc, &sh, &start, &dl);
+    if (e != IDX_OK) return e;
+    if (!sh->isa)
+        return idx_fail(IDX_ERR_UNSUPPORTED, "%s: built without inverse samples (\"isa\"): no text from the FM-index",
+                        idx_file_path(sh->file));
+    if (offset > dl) offset = dl;
+    if (len > dl - offset) len = dl - offset;
+    if (len > SIZE_MAX / 2) return idx_fail(IDX_ERR_NOMEM, "text range too large");
+    if ((e = idx_buf_reserve(out, (size_t)len + 1)) != IDX_OK) return e;
+    e = shard_extract(sh, start + offset, start + offset + len, (unsigned char *)out->data + out->len);
+    if (e != IDX_OK) return e;
+    out->len += (size_t)len;
+    out->data[out->len] = 0;
     return IDX_OK;
 }
 

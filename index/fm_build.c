@@ -3,11 +3,12 @@
  * from the shard's text: suffix array by libdivsufsort (32-bit while the shard
  * is below 2^31 bytes, divsufsort64 beyond), then one pass over the suffix
  * array that streams the BWT (sentinel row removed) to a scratch file and
- * collects the text-order suffix-array samples, then the rank structure from
+ * collects the text-order suffix-array samples and the inverse samples (the
+ * row of every r-th text position, section "isa"), then the rank structure from
  * that file (compact: fm_block.c and fast: fm_fast.c over the mapped file;
  * sdsl: its wavelet tree built by sdsl), and finally the file written section
  * by section.
- * Peak memory: n (text, the caller's) + 4n or 8n (suffix array) + 8n/s;
+ * Peak memory: n (text, the caller's) + 4n or 8n (suffix array) + 8n/s + n/r*8;
  * the suffix array is freed before the wavelet tree is built.
  */
 #include <stdio.h>
@@ -62,8 +63,17 @@ typedef struct {
     uint64_t *samples; /* packed SA/s */
     uint64_t nmarks;
     unsigned bits;
+    uint64_t r;        /* inverse sample rate; 0 = none */
+    uint64_t *isa;     /* packed rows of positions k*r */
+    unsigned isa_bits;
     bwt_out *out;
 } pass_state;
+
+static inline void put_packed(uint64_t *a, uint64_t k, unsigned bits, uint64_t v) {
+    uint64_t bit = k * bits, w = bit >> 6, o = bit & 63;
+    a[w] |= v << o;
+    if (o + bits > 64) a[w + 1] |= v >> (64 - o);
+}
 
 static inline idx_err pass_row(pass_state *st, uint64_t row, uint64_t sa) {
     if (sa == 0) st->primary = row;
@@ -74,16 +84,16 @@ static inline idx_err pass_row(pass_state *st, uint64_t row, uint64_t sa) {
     if (sa % st->s == 0) {
         uint64_t k = st->nmarks++;
         st->marks[k] = row;
-        uint64_t v = sa / st->s, bit = k * st->bits, w = bit >> 6, o = bit & 63;
-        st->samples[w] |= v << o;
-        if (o + st->bits > 64) st->samples[w + 1] |= v >> (64 - o);
+        put_packed(st->samples, k, st->bits, sa / st->s);
     }
+    if (st->r && sa % st->r == 0) put_packed(st->isa + IDX_FM_ISA_HEADER_WORDS, sa / st->r, st->isa_bits, row);
     return IDX_OK;
 }
 
 idx_err idx_fm_shard_build(const char *path, const char *scratch_dir, const unsigned char *text,
                            uint64_t n, const uint64_t *starts, uint64_t ndocs, uint64_t first_doc,
-                           uint32_t sa_sample, idx_fm_layout layout, idx_fm_build_info *info) {
+                           uint32_t sa_sample, uint32_t isa_sample, idx_fm_layout layout,
+                           idx_fm_build_info *info) {
     double t0 = idx_now();
     if (idx_fm_layout_meta(layout) < 0) return idx_fail(IDX_ERR_INVALID, "unknown layout");
     if (layout == IDX_FM_LAYOUT_FAST && n >= (UINT64_C(1) << 32))
@@ -92,6 +102,8 @@ idx_err idx_fm_shard_build(const char *path, const char *scratch_dir, const unsi
         return idx_fail(IDX_ERR_INTERNAL, "shard text must end with a separator");
     if (sa_sample == 0 || sa_sample > IDX_FM_MAX_SAMPLE)
         return idx_fail(IDX_ERR_INVALID, "suffix-array sample rate must be 1..%u", IDX_FM_MAX_SAMPLE);
+    if (isa_sample > IDX_FM_MAX_SAMPLE)
+        return idx_fail(IDX_ERR_INVALID, "inverse sample rate must be 0..%u", IDX_FM_MAX_SAMPLE);
     if (n >= (UINT64_C(1) << 48)) return idx_fail(IDX_ERR_LIMIT, "shard too large");
 
     uint64_t counts[256] = {0};
@@ -109,6 +121,20 @@ idx_err idx_fm_shard_build(const char *path, const char *scratch_dir, const unsi
     uint64_t words = (nsamples * st.bits + 63) / 64;
     st.marks = malloc(nsamples * sizeof(uint64_t));
     st.samples = calloc(words + 1, sizeof(uint64_t));
+    /* "isa": header {r, count, bits, 0}, then count rows packed at bits each. */
+    uint64_t isa_count = 0, isa_words = 0;
+    if (isa_sample) {
+        st.r = isa_sample;
+        st.isa_bits = bit_width(n);
+        isa_count = n / isa_sample + 1;
+        isa_words = (isa_count * st.isa_bits + 63) / 64;
+        st.isa = calloc(IDX_FM_ISA_HEADER_WORDS + isa_words + 1, sizeof(uint64_t));
+        if (st.isa) {
+            st.isa[0] = isa_sample;
+            st.isa[1] = isa_count;
+            st.isa[2] = st.isa_bits;
+        }
+    }
     char *bwt_path = NULL;
     bwt_out *bo = malloc(sizeof *bo);
     idx_sdsl_wt *wt = NULL;
@@ -116,7 +142,7 @@ idx_err idx_fm_shard_build(const char *path, const char *scratch_dir, const unsi
     unsigned char *fast = NULL;
     uint64_t fast_len = 0;
     idx_file_writer *w = NULL;
-    if (!st.marks || !st.samples || !bo) {
+    if (!st.marks || !st.samples || !bo || (isa_sample && !st.isa)) {
         e = idx_fail(IDX_ERR_NOMEM, "out of memory for suffix-array samples");
         goto done;
     }
@@ -235,6 +261,8 @@ idx_err idx_fm_shard_build(const char *path, const char *scratch_dir, const unsi
     if ((e = idx_file_section_end(w)) != IDX_OK) goto done;
     if ((e = idx_file_put_section(w, "samples", st.samples, words * 8)) != IDX_OK) goto done;
     if ((e = idx_file_put_section(w, "docs", starts, ndocs * 8)) != IDX_OK) goto done;
+    if (st.isa && (e = idx_file_put_section(w, "isa", st.isa, (IDX_FM_ISA_HEADER_WORDS + isa_words) * 8)) != IDX_OK)
+        goto done;
     e = idx_file_commit(w);
     w = NULL;
     if (e != IDX_OK) goto done;
@@ -243,6 +271,7 @@ idx_err idx_fm_shard_build(const char *path, const char *scratch_dir, const unsi
         info->marks_bytes = sd_bytes;
         info->samples_bytes = words * 8;
         info->docs_bytes = ndocs * 8;
+        info->isa_bytes = st.isa ? (IDX_FM_ISA_HEADER_WORDS + isa_words) * 8 : 0;
         info->file_bytes = idx_du(path);
         info->total_seconds = idx_now() - t0;
     }
@@ -256,6 +285,7 @@ done:
     free(bwt_path);
     free(st.marks);
     free(st.samples);
+    free(st.isa);
     idx_sdsl_wt_free(wt);
     idx_sdsl_sd_free(sd);
     free(fast);

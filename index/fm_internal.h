@@ -13,6 +13,7 @@
 #define IDX_FM_VERSION 1u
 #define IDX_FM_META_WORDS 265u /* see the format at the top of fm.c */
 #define IDX_FM_MAX_SAMPLE 65536u
+#define IDX_FM_ISA_HEADER_WORDS 4u /* see the "isa" section at the top of fm.c */
 
 /* Layout code in a shard's meta section (0 sdsl, 1 fast, 2 compact) and name
  * in the manifest, from the API's idx_fm_layout; -1 / NULL if unknown. */
@@ -31,14 +32,17 @@ static inline const char *idx_fm_layout_name(idx_fm_layout l) {
 /* Builds one shard file at `path` from text[0..n): the shard's documents,
  * each followed by the separator byte 0xFF (so text[n-1] == 0xFF), whose
  * start offsets are starts[0..ndocs). scratch_dir holds a temporary BWT file.
- * text is not modified. Reports sizes through *info (may be NULL).
+ * text is not modified. isa_sample r > 0 adds the "isa" section (the BWT row
+ * of every text position that is a multiple of r) from which idx_fm_extract
+ * rebuilds text; 0 leaves it out. Reports sizes through *info (may be NULL).
  * Memory: 4n (or 8n past 2^31 bytes) for the suffix array plus about n. */
 typedef struct {
-    uint64_t file_bytes, wt_bytes, marks_bytes, samples_bytes, docs_bytes;
+    uint64_t file_bytes, wt_bytes, marks_bytes, samples_bytes, docs_bytes, isa_bytes;
     double sa_seconds, wt_seconds, total_seconds;
 } idx_fm_build_info;
 idx_err idx_fm_shard_build(const char *path, const char *scratch_dir, const unsigned char *text,
                            uint64_t n, const uint64_t *starts, uint64_t ndocs, uint64_t first_doc,
-                           uint32_t sa_sample, idx_fm_layout layout, idx_fm_build_info *info);
+                           uint32_t sa_sample, uint32_t isa_sample, idx_fm_layout layout,
+                           idx_fm_build_info *info);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * idx_index.h -- the corpus side of an index directory: the document store
- * (ids, titles, metadata and the text itself, zstd-compressed in blocks with
- * a seek table) and the FM-index shards over the raw document bytes (exact
+ * (ids, titles, metadata, and the text itself either zstd-compressed in
+ * blocks with a seek table or rebuilt from the FM-index by LF steps from
+ * inverse suffix-array samples) and the FM-index shards over the raw document bytes (exact
  * counts of any byte string, the documents that contain it, and the
  * left-extension cursor that n-gram / infinity-gram statistics build on).
  *
@@ -31,6 +32,8 @@ typedef struct {
     int zstd_level;      /* 0 = default (3) */
     uint32_t block_size; /* uncompressed bytes per compressed block; 0 = 64 KiB */
     int store_text;      /* 1 (default when opts is NULL) = keep the text */
+    int text_from_fm;    /* with store_text 0: the text comes from the FM-index of the same
+                            index directory (its shards have the "isa" section) */
 } idx_docs_opts;
 
 /* Writes INDEX_PART_DIR/docs.idx (the caller gives the part directory). */
@@ -46,11 +49,24 @@ idx_err idx_docs_open(const char *index_dir, unsigned flags, idx_docs **out);
 void idx_docs_close(idx_docs *d);
 uint64_t idx_docs_count(const idx_docs *d);
 uint64_t idx_docs_text_bytes(const idx_docs *d); /* sum of document lengths */
+/* 1 if idx_docs_text can return text: from the store's own zstd blocks, or
+ * (text source "fm") rebuilt from the FM-index of the same index directory,
+ * which idx_docs_text opens on first use unless one was attached. */
 int idx_docs_has_text(const idx_docs *d);
+/* Where the text comes from: IDX_DOCS_TEXT_NONE, _STORE or _FM. */
+enum { IDX_DOCS_TEXT_NONE = 0, IDX_DOCS_TEXT_STORE = 1, IDX_DOCS_TEXT_FM = 2 };
+int idx_docs_text_source(const idx_docs *d);
+/* Lends an already opened FM-index of the same directory to a store whose
+ * text source is "fm" (so the wavelet tree is not loaded twice); fm must
+ * outlive every later idx_docs_text call. Checks that both agree on the
+ * documents and bytes; a no-op for other stores. Call before sharing d
+ * between threads. */
+struct idx_fm;
+idx_err idx_docs_attach_fm(idx_docs *d, const struct idx_fm *fm);
 /* Length in bytes of document doc_id. */
 idx_err idx_docs_len(const idx_docs *d, uint64_t doc_id, uint64_t *len);
 /* Appends bytes [off, off+len) of the document to out (clamped to the document).
- * O(len + one block) decompression. */
+ * Store: O(len + one block) decompression. FM: O(len + isa rate) LF steps. */
 idx_err idx_docs_text(const idx_docs *d, uint64_t doc_id, uint64_t off, uint64_t len, idx_buf *out);
 /* External id / title / metadata JSON (pointers into the mapped file; not
  * NUL-terminated: use the lengths). */
@@ -64,6 +80,7 @@ idx_err idx_docs_verify(const idx_docs *d);
 /* Bytes on disk per component, for `idx inspect`. */
 typedef struct {
     uint64_t file_bytes, text_compressed, text_raw, ids, meta, offsets;
+    int text_source; /* IDX_DOCS_TEXT_* */
 } idx_docs_sizes;
 void idx_docs_get_sizes(const idx_docs *d, idx_docs_sizes *s);
 
@@ -83,6 +100,20 @@ uint64_t idx_fm_total_bytes(const idx_fm *fm);
 /* Exact number of occurrences of pat[0..len) in the corpus, across shards.
  * len 0 gives the total byte count. No occurrence crosses a document. */
 idx_err idx_fm_count(const idx_fm *fm, const void *pat, size_t len, uint64_t *count);
+
+/* Text from the FM-index: appends bytes [offset, offset+len) of global
+ * document global_doc to out (clamped to the document, which ends at its
+ * 0xFF separator). Starts at the next inverse sample at or after the end of
+ * the range (BWT row of the first position >= end that is a multiple of the
+ * shard's isa rate r, or the end of the shard) and walks backward by LF
+ * steps, one inverse-select (byte + rank in one traversal) per byte:
+ * O(len + r) steps. IDX_ERR_UNSUPPORTED if a shard was built without the
+ * "isa" section (`idx build --text store`). */
+idx_err idx_fm_extract(const idx_fm *fm, uint64_t global_doc, uint64_t offset, uint64_t len, idx_buf *out);
+/* 1 if every shard has the "isa" section (idx_fm_extract works). */
+int idx_fm_has_text(const idx_fm *fm);
+/* Length of a global document (separator excluded). */
+idx_err idx_fm_doc_len(const idx_fm *fm, uint64_t global_doc, uint64_t *len);
 
 /* Suffix-array ranges per shard: ranges[s] = [lo, hi) in shard s.
  * ranges must hold idx_fm_shard_count() entries. */
@@ -121,7 +152,9 @@ typedef struct {
     uint64_t file_bytes;           /* the whole shard file */
     uint64_t bwt_bytes;            /* wavelet tree or rank blocks */
     uint64_t marks_bytes, samples_bytes, docs_bytes; /* sampled SA and doc starts */
+    uint64_t isa_bytes;            /* inverse samples ("isa"), 0 without */
     uint32_t sa_sample;
+    uint32_t isa_sample;           /* 0 without "isa" */
     idx_fm_layout layout;
 } idx_fm_shard_sizes;
 idx_err idx_fm_get_shard_sizes(const idx_fm *fm, size_t shard, idx_fm_shard_sizes *out);
@@ -147,7 +180,13 @@ typedef struct {
     idx_err (*next_doc)(void *ud, idx_corpus *c, idx_doc *doc, int *got);
     idx_err (*finish)(void *ud, const char *tmp_dir, json_t *manifest);
     void *source_ud;
+    /* Where document text comes from (IDX_TEXT_*): the FM-index (shards get
+     * the "isa" section; the document store keeps no text) or the zstd store.
+     * DEFAULT = fm for the compact layout, store for the fast one. */
+    int text_source;
+    uint32_t isa_sample;     /* inverse suffix-array sample rate with text fm; 0 = 128 */
 } idx_index_build_opts;
+enum { IDX_TEXT_DEFAULT = 0, IDX_TEXT_FM = 1, IDX_TEXT_STORE = 2 };
 
 typedef struct {
     uint64_t docs, text_bytes, shards, skipped, invalid_utf8, index_bytes;

@@ -5,7 +5,9 @@
  * table or the header is found), and, deep, the structural checks of the
  * document store (every block decompressed) and of each FM-index shard (byte
  * counts of the wavelet tree, the samples form a permutation, document starts
- * follow separators). `idx verify` is a thin wrapper.
+ * follow separators, every inverse sample "isa" locates to its position) and,
+ * when the text comes from the FM-index, every document's length in the
+ * store against the shards'. `idx verify` is a thin wrapper.
  */
 #include <string.h>
 
@@ -49,6 +51,48 @@ idx_err idx_index_verify(const char *index_dir, int deep) {
         e = idx_fail(IDX_ERR_CORRUPT, "%s: the document store and the FM-index disagree on documents or bytes",
                      index_dir);
         goto done;
+    }
+    /* Where the text comes from: the manifest, the store and the shards agree. */
+    {
+        const char *ts = json_string_value(json_object_get(dp, "text"));
+        json_t *isa = json_object_get(fp, "isa_sample");
+        int src = idx_docs_text_source(docs);
+        const char *want = src == IDX_DOCS_TEXT_FM ? "fm" : src == IDX_DOCS_TEXT_STORE ? "store" : "none";
+        /* Both keys or neither (an index from before text source "fm": then the store keeps the text). */
+        if ((ts != NULL) != (isa != NULL) || (ts ? strcmp(ts, want) != 0 : src != IDX_DOCS_TEXT_STORE)) {
+            e = idx_fail(IDX_ERR_CORRUPT, "manifest part \"docs\": \"text\" disagrees with the document store");
+            goto done;
+        }
+        if (isa) {
+            uint32_t rate = 0;
+            for (size_t i = 0; i < idx_fm_shard_count(fm); i++) {
+                idx_fm_shard_sizes s;
+                idx_fm_get_shard_sizes(fm, i, &s);
+                if (i == 0) rate = s.isa_sample;
+                else if (s.isa_sample != rate) rate = UINT32_MAX;
+            }
+            if (rate == UINT32_MAX || (e = want_int(fp, "fm", "isa_sample", rate)) != IDX_OK) {
+                if (e == IDX_OK)
+                    e = idx_fail(IDX_ERR_CORRUPT, "manifest part \"fm\": shards disagree on the inverse sample rate");
+                goto done;
+            }
+        }
+        if (src == IDX_DOCS_TEXT_FM) {
+            if (!idx_fm_has_text(fm)) {
+                e = idx_fail(IDX_ERR_CORRUPT, "%s: the document store takes its text from the FM-index, whose shards "
+                             "have no inverse samples (\"isa\")", index_dir);
+                goto done;
+            }
+            for (uint64_t d = 0; deep && d < idx_docs_count(docs); d++) {
+                uint64_t a, b;
+                if ((e = idx_docs_len(docs, d, &a)) != IDX_OK || (e = idx_fm_doc_len(fm, d, &b)) != IDX_OK) goto done;
+                if (a != b) {
+                    e = idx_fail(IDX_ERR_CORRUPT, "%s: document %llu is %llu bytes in the store and %llu in the FM-index",
+                                 index_dir, (unsigned long long)d, (unsigned long long)a, (unsigned long long)b);
+                    goto done;
+                }
+            }
+        }
     }
     json_t *shards = json_object_get(fp, "shards");
     size_t ns = idx_fm_shard_count(fm);

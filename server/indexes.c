@@ -64,6 +64,8 @@ static idx_err index_open(const idx_server_index_spec *sp, idx_server_index *ix)
     if (idx_manifest_part(ix->manifest, "fm")) {
         e = idx_fm_open(ix->dir, 0, &ix->fm);
         if (!e) e = idx_ngram_src_fm(ix->fm, &ix->ngram);
+        /* text source "fm": the store reads text through this FM-index (one copy of the tree) */
+        if (!e && ix->docs) e = idx_docs_attach_fm(ix->docs, ix->fm);
         if (e) return e;
     }
     if (idx_manifest_part(ix->manifest, "sparse")) {

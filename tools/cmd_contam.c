@@ -190,6 +190,10 @@ static int cmd_contam(int argc, char **argv) {
         goto done;
     }
     if (idx_docs_open(index, 0, &docs) != IDX_OK) docs = NULL; /* ids then print as numbers */
+    if (docs && idx_docs_attach_fm(docs, fm) != IDX_OK) {
+        idx_docs_close(docs);
+        docs = NULL;
+    }
     res = calloc(n, sizeof *res);
     if (!res) {
         idx_fail(IDX_ERR_NOMEM, "%zu results", n);

@@ -96,7 +96,8 @@ static int cmd_build(int argc, char **argv) {
                                        {"layout", required_argument, 0, 'l'},   {"sa-sample", required_argument, 0, 'S'},
                                        {"text-field", required_argument, 0, 'T'}, {"id-field", required_argument, 0, 'I'},
                                        {"skip-bad", no_argument, 0, 'k'},       {"quiet", no_argument, 0, 'q'},
-                                       {"force", no_argument, 0, 'f'},          {0, 0, 0, 0}};
+                                       {"force", no_argument, 0, 'f'},          {"text", required_argument, 0, 'X'},
+                                       {"isa-sample", required_argument, 0, 'R'}, {0, 0, 0, 0}};
     idx_index_build_opts o;
     memset(&o, 0, sizeof o);
     const char *out = NULL;
@@ -138,6 +139,16 @@ static int cmd_build(int argc, char **argv) {
                 return idx_cli_usage("build", "bad --sa-sample '%s' (1..65536)", optarg);
             o.sa_sample = (uint32_t)v;
             break;
+        case 'X':
+            if (strcmp(optarg, "fm") == 0) o.text_source = IDX_TEXT_FM;
+            else if (strcmp(optarg, "store") == 0) o.text_source = IDX_TEXT_STORE;
+            else return idx_cli_usage("build", "bad --text '%s' (fm or store)", optarg);
+            break;
+        case 'R':
+            if (parse_u64(optarg, &v) || v < 1 || v > 65536)
+                return idx_cli_usage("build", "bad --isa-sample '%s' (1..65536)", optarg);
+            o.isa_sample = (uint32_t)v;
+            break;
         case 'T': o.corpus.text_field = optarg; break;
         case 'I': o.corpus.id_field = optarg; break;
         case 'k': o.corpus.skip_bad = 1; break;
@@ -145,6 +156,11 @@ static int cmd_build(int argc, char **argv) {
         case 'f': o.force = 1; break;
         default: idx_chunk_cli_free(chunker); idx_dense_cli_free(dense); return idx_cli_usage("build", "bad option");
         }
+    }
+    if (o.isa_sample && o.text_source == IDX_TEXT_STORE) {
+        idx_chunk_cli_free(chunker);
+        idx_dense_cli_free(dense);
+        return idx_cli_usage("build", "--isa-sample goes with --text fm");
     }
     if (!out) { idx_chunk_cli_free(chunker); idx_dense_cli_free(dense); return idx_cli_usage("build", "missing -o INDEX"); }
     if (optind >= argc) { idx_chunk_cli_free(chunker); idx_dense_cli_free(dense); return idx_cli_usage("build", "no input given"); }
@@ -181,6 +197,10 @@ IDX_CLI_COMMAND(build, cmd_build, "build an index (FM-index + document store) fr
                 "  --threads N            shards built at once (default 2)\n"
                 "  --layout compact|fast|sdsl  FM-index layout (default compact)\n"
                 "  --sa-sample N          suffix-array sample rate (default 64 compact, 32 fast/sdsl)\n"
+                "  --text fm|store        document text rebuilt from the FM-index (default with the\n"
+                "                         compact and sdsl layouts) or kept zstd-compressed in the\n"
+                "                         document store (default with the fast layout)\n"
+                "  --isa-sample N         with --text fm: inverse suffix-array sample rate (default 128)\n"
                 "  --text-field F         JSON field with the text (default text)\n"
                 "  --id-field F           JSON field with the id (default _id, then id)\n"
                 "  --skip-bad             skip malformed documents instead of failing\n"
@@ -391,6 +411,7 @@ static int cmd_find(int argc, char **argv) {
     int rc = 0;
     idx_err e = idx_fm_open(dir, 0, &fm);
     if (e == IDX_OK) e = idx_docs_open(dir, 0, &docs);
+    if (e == IDX_OK) e = idx_docs_attach_fm(docs, fm);
     if (e == IDX_OK && doc_level) e = idx_chunk_cli_open_map(dir, &cmap);
     if (e != IDX_OK) {
         rc = idx_cli_fail("find", e);
@@ -554,18 +575,21 @@ static int cmd_inspect(int argc, char **argv) {
     printf("index %s\n", dir);
     printf("documents %llu, corpus bytes %llu, shards %zu\n", (unsigned long long)idx_fm_doc_count(fm),
            (unsigned long long)corpus, ns);
-    printf("%-6s %-8s %12s %12s %12s %12s %12s %12s %12s\n", "shard", "layout", "first_doc", "docs", "text", "file",
-           "bwt", "sa-samples", "doc-starts");
-    uint64_t fm_total = 0, bwt = 0, samp = 0, starts = 0;
+    printf("%-6s %-8s %12s %12s %12s %12s %12s %12s %12s %12s\n", "shard", "layout", "first_doc", "docs", "text",
+           "file", "bwt", "sa-samples", "isa", "doc-starts");
+    uint64_t fm_total = 0, bwt = 0, samp = 0, starts = 0, isa = 0;
+    uint32_t isa_rate = 0;
     for (size_t i = 0; i < ns; i++) {
         idx_fm_shard_sizes s;
         idx_fm_get_shard_sizes(fm, i, &s);
-        printf("%-6zu %-8s %12llu %12llu %12llu %12llu %12llu %12llu %12llu\n", i,
+        printf("%-6zu %-8s %12llu %12llu %12llu %12llu %12llu %12llu %12llu %12llu\n", i,
                s.layout == IDX_FM_LAYOUT_FAST ? "fast" : s.layout == IDX_FM_LAYOUT_SDSL ? "sdsl" : "compact",
                (unsigned long long)s.first_doc,
                (unsigned long long)s.docs, (unsigned long long)s.text_bytes, (unsigned long long)s.file_bytes,
                (unsigned long long)s.bwt_bytes, (unsigned long long)(s.marks_bytes + s.samples_bytes),
-               (unsigned long long)s.docs_bytes);
+               (unsigned long long)s.isa_bytes, (unsigned long long)s.docs_bytes);
+        isa += s.isa_bytes;
+        if (s.isa_sample) isa_rate = s.isa_sample;
         fm_total += s.file_bytes;
         bwt += s.bwt_bytes;
         samp += s.marks_bytes + s.samples_bytes;
@@ -576,13 +600,22 @@ static int cmd_inspect(int argc, char **argv) {
     printf("\ncomponent                 bytes   %% of corpus\n");
     printf("fm: bwt (wavelet tree) %12llu %8.2f%%\n", (unsigned long long)bwt, pct(bwt, corpus));
     printf("fm: sa samples+marks   %12llu %8.2f%%\n", (unsigned long long)samp, pct(samp, corpus));
+    char isa_label[64];
+    snprintf(isa_label, sizeof isa_label, "fm: isa samples r=%u", isa_rate);
+    printf("%-22s %12llu %8.2f%%\n", isa_label, (unsigned long long)isa, pct(isa, corpus));
     printf("fm: doc starts         %12llu %8.2f%%\n", (unsigned long long)starts, pct(starts, corpus));
     printf("fm: files total        %12llu %8.2f%%\n", (unsigned long long)fm_total, pct(fm_total, corpus));
+    printf("docs: text source      %12s\n", ds.text_source == IDX_DOCS_TEXT_FM      ? "fm"
+                                             : ds.text_source == IDX_DOCS_TEXT_STORE ? "store"
+                                                                                     : "none");
     printf("docs: text (zstd)      %12llu %8.2f%%\n", (unsigned long long)ds.text_compressed,
            pct(ds.text_compressed, corpus));
     printf("docs: ids+meta+offsets %12llu %8.2f%%\n", (unsigned long long)(ds.ids + ds.meta + ds.offsets),
            pct(ds.ids + ds.meta + ds.offsets, corpus));
     printf("docs: file total       %12llu %8.2f%%\n", (unsigned long long)ds.file_bytes, pct(ds.file_bytes, corpus));
+    /* what count, find and show need: the FM-index and the document store */
+    printf("fm + docs              %12llu %8.2f%%\n", (unsigned long long)(fm_total + ds.file_bytes),
+           pct(fm_total + ds.file_bytes, corpus));
     uint64_t all = idx_du(dir);
     printf("index directory total  %12llu %8.2f%%\n", (unsigned long long)all, pct(all, corpus));
     idx_docs_close(docs);

@@ -234,6 +234,13 @@ static void test_missing_files(void **state) {
 static void flipped_bytes(idx_fm_layout layout) {
     g_layout = layout;
     char *ix = good_index("ix_flip");
+    { /* the defaults: compact and sdsl take their text from the FM-index ("isa" sections, text-less store) */
+        json_t *m = NULL;
+        assert_int_equal(idx_manifest_load(ix, &m), IDX_OK);
+        assert_string_equal(json_string_value(json_object_get(idx_manifest_part(m, "docs"), "text")),
+                            layout == IDX_FM_LAYOUT_FAST ? "store" : "fm");
+        json_decref(m);
+    }
     const char *files[] = {"manifest.json", "docs/docs.idx", "fm/shard-0000.fm", "fm/shard-0001.fm"};
     size_t checked = 0;
     for (int i = 0; i < 4; i++) {

@@ -6,7 +6,7 @@
  *   header   8 x u64: n, lb (block = 2^lb symbols), sigma (distinct bytes of
  *            the shard; dense code g = rank of the byte among them), nblocks
  *            = ceil(n / 2^lb), nsuper = ((nblocks << lb) >> 32) + 1,
- *            data_bytes, 0, 0
+ *            data_bytes, format (2), 0
  *   L0       nsuper x sigma u64: occurrences of each code before position
  *            s * 2^32, then zeros to a multiple of 64 bytes
  *   L1       (nblocks + 1) x sigma u32: occurrences of each code before
@@ -28,15 +28,20 @@
  *     zeros to a multiple of 4
  *     u32 noff[nloc]        start of internal node v's bits in the bit area
  *                           (nodes in id order; noff[nloc-1] = total bits T)
- *     u32 nones[nloc-1]     ones in the bit area before noff[v]
+ *     u16 nones[nloc-1]     ones in the bit area before noff[v], mod 2^16
  *     zeros to a multiple of 64
- *     nlines (= T/480 + 1, or 0 when nloc = 1) lines of 64 bytes: read as 8
- *     u64 words, the low 32 bits of word 0 hold the ones of the bit area
- *     before the line, line bits 32..511 hold area bits 480*line .. +479
+ *     nlines (= T/496 + 1, or 0 when nloc = 1) lines of 64 bytes: read as 8
+ *     u64 words, the low 16 bits of word 0 hold the ones of the bit area
+ *     before the line mod 2^16, line bits 16..511 hold area bits
+ *     496*line .. +495
  *     (bit k of word w = line bit 64w + k); unused bits are zero.
  * Node v's bitvector holds, for each symbol of the block passing through v
  * in block order, the next bit of its codeword (0 = left). A rank at
- * position j of the block walks the codeword of c: one line per level.
+ * position j of the block walks the codeword of c: one line per level; the
+ * rank inside node v is (line count + popcount - nones[v]) mod 2^16, exact
+ * because a position inside a node (< 2^lb <= 2^16) is below 2^16, so the
+ * node's own base replaces a 32-bit running count at no extra read.
+ * Format 1 (word 6 = 0) had u32 line counts (480 bits a line) and u32 nones.
  * The build is deterministic, so deep verification decodes every block,
  * rebuilds it and compares every byte.
  */
@@ -45,7 +50,8 @@
 
 #include "fm_block.h"
 
-#define LINE_BITS 480u
+#define LINE_BITS 496u
+#define BLOCK_FORMAT 2u /* header word 6; version 1 (word 6 = 0) had u32 line counts and u32 nones */
 #define MAXLEN 24u
 
 static inline uint64_t align64(uint64_t x) { return (x + 63) & ~UINT64_C(63); }
@@ -61,7 +67,8 @@ typedef struct {
     const int32_t *leafoff;
     const uint32_t *code;
     const unsigned char *sym;
-    const uint32_t *noff, *nones;
+    const uint32_t *noff;
+    const uint16_t *nones;
     const unsigned char *lines;
     uint64_t hdr; /* header bytes (lines start here) */
 } body_view;
@@ -69,7 +76,7 @@ typedef struct {
 static uint64_t header_bytes(unsigned nloc, unsigned maxlen) {
     uint64_t o = 8 + 32 + 12 * (uint64_t)(maxlen + 1) + 5 * (uint64_t)nloc;
     o = (o + 3) & ~UINT64_C(3);
-    o += 4 * (uint64_t)nloc + 4 * (uint64_t)(nloc - 1);
+    o += 4 * (uint64_t)nloc + 2 * (uint64_t)(nloc - 1);
     return align64(o);
 }
 
@@ -89,17 +96,19 @@ static inline void body_parse(const unsigned char *b, body_view *v) {
     uint64_t o = (uint64_t)(v->sym + v->nloc - b);
     o = (o + 3) & ~UINT64_C(3);
     v->noff = (const uint32_t *)(const void *)(b + o);
-    v->nones = v->noff + v->nloc;
+    v->nones = (const uint16_t *)(const void *)(v->noff + v->nloc);
     v->hdr = header_bytes(v->nloc, v->maxlen);
     v->lines = b + v->hdr;
 }
 
-/* Ones among bits [0, q) of the bit area; *bit = bit q. */
+/* Ones among bits [0, q) of the bit area modulo 2^16 (exact rank inside a
+ * node is this minus the node's nones, mod 2^16, as no node position
+ * exceeds 2^16 - 1); *bit = bit q. */
 static inline uint32_t line_rank(const unsigned char *lines, uint32_t q, unsigned *bit) {
     const uint64_t *w = (const uint64_t *)(const void *)(lines + (size_t)(q / LINE_BITS) * 64);
-    unsigned e = 32 + q % LINE_BITS, wi = e >> 6, o = e & 63;
-    uint32_t ones = (uint32_t)w[0];
-    uint64_t x = w[0] & ~UINT64_C(0xFFFFFFFF);
+    unsigned e = 16 + q % LINE_BITS, wi = e >> 6, o = e & 63;
+    uint32_t ones = (uint32_t)(w[0] & 0xFFFFu);
+    uint64_t x = w[0] & ~UINT64_C(0xFFFF);
     for (unsigned k = 0; k < wi; k++) {
         ones += (uint32_t)__builtin_popcountll(x);
         x = w[k + 1];
@@ -130,9 +139,8 @@ static inline uint32_t node_step(const body_view *bv, unsigned v, uint32_t pos, 
     }
     unsigned b;
     uint32_t r = line_rank(bv->lines, start + pos, &b);
-    uint32_t before = bv->nones[v];
-    uint32_t r1 = r >= before ? r - before : 0;
-    if (r1 > pos) r1 = pos;
+    uint32_t r1 = (r - bv->nones[v]) & 0xFFFFu; /* pos < 2^16: exact */
+    if (r1 > pos) r1 = pos;                      /* only on damaged data */
     unsigned side = access ? b : want;
     if (got) *got = b;
     return side ? r1 : pos - r1;
@@ -447,7 +455,7 @@ static idx_err build_body(const unsigned char *s, uint32_t m, dynbuf *d) {
                 unsigned v = (unsigned)((int32_t)(cw >> (l - dd)) + cn.nodeoff[dd]);
                 uint32_t pos = cur[v]++;
                 if ((cw >> (l - 1 - dd)) & 1u) {
-                    uint32_t lb = 32 + pos % LINE_BITS;
+                    uint32_t lb = 16 + pos % LINE_BITS;
                     lines[(size_t)(pos / LINE_BITS) * 64 + lb / 8] |= (unsigned char)(1u << (lb % 8));
                 }
             }
@@ -455,14 +463,14 @@ static idx_err build_body(const unsigned char *s, uint32_t m, dynbuf *d) {
         uint32_t ones = 0;
         for (uint32_t L = 0; L < nlines; L++) {
             uint64_t *w = (uint64_t *)(void *)(lines + (size_t)L * 64);
-            w[0] |= ones;
-            ones += (uint32_t)__builtin_popcountll(w[0] >> 32);
+            w[0] |= ones & 0xFFFFu;
+            ones += (uint32_t)__builtin_popcountll(w[0] >> 16);
             for (int k = 1; k < 8; k++) ones += (uint32_t)__builtin_popcountll(w[k]);
         }
         for (unsigned v = 0; v < nint; v++) {
             unsigned bit;
-            uint32_t r = line_rank(lines, noff[v], &bit);
-            memcpy(nones_p + 4 * v, &r, 4);
+            uint16_t r = (uint16_t)line_rank(lines, noff[v], &bit);
+            memcpy(nones_p + 2 * v, &r, 2);
         }
     }
     return IDX_OK;
@@ -542,7 +550,7 @@ idx_err idx_fm_block_build(const unsigned char *bwt, uint64_t n, unsigned lb, un
     boff[gm.nblocks] = d.len - gm.prefix;
     memcpy(d.p + 64 + gm.l0_bytes + gm.l1_bytes, boff, (gm.nblocks + 1) * 8);
     free(boff);
-    uint64_t h[8] = {n, lb, sigma, gm.nblocks, gm.nsuper, d.len - gm.prefix, 0, 0};
+    uint64_t h[8] = {n, lb, sigma, gm.nblocks, gm.nsuper, d.len - gm.prefix, BLOCK_FORMAT, 0};
     memcpy(d.p, h, 64);
     *out = d.p;
     *out_len = d.len;
@@ -609,8 +617,10 @@ idx_err idx_fm_block_load(const void *data, uint64_t size, uint64_t n, const uin
             f->byte[sigma++] = (unsigned char)c;
         }
     }
-    if (h[0] != n || n == 0 || h[1] < IDX_FM_BLOCK_LB_MIN || h[1] > IDX_FM_BLOCK_LB_MAX || h[2] != sigma || h[6] ||
-        h[7])
+    if (h[6] != BLOCK_FORMAT)
+        return idx_fail(IDX_ERR_VERSION, "%s: section \"block\": format %llu, this program reads %u: rebuild the index",
+                        path, (unsigned long long)h[6], BLOCK_FORMAT);
+    if (h[0] != n || n == 0 || h[1] < IDX_FM_BLOCK_LB_MIN || h[1] > IDX_FM_BLOCK_LB_MAX || h[2] != sigma || h[7])
         return bad(path, "bad header");
     geom gm;
     geom_make(&gm, n, (unsigned)h[1], sigma);
@@ -681,7 +691,7 @@ idx_err idx_fm_block_verify(const idx_fm_block *f, const char *path) {
                         goto out;
                     }
                     uint32_t q = cur[v]++;
-                    uint32_t lbit = 32 + q % LINE_BITS;
+                    uint32_t lbit = 16 + q % LINE_BITS;
                     unsigned bit = (bv.lines[(size_t)(q / LINE_BITS) * 64 + lbit / 8] >> (lbit % 8)) & 1u;
                     pfx = 2 * pfx + bit;
                     dd++;
@@ -706,7 +716,7 @@ idx_err idx_fm_block_verify(const idx_fm_block *f, const char *path) {
     }
     put_counts(&gm, pre, gm.nblocks, run);
     boff[gm.nblocks] = f->data_bytes;
-    uint64_t h[8] = {f->n, f->lb, f->sigma, gm.nblocks, gm.nsuper, f->data_bytes, 0, 0};
+    uint64_t h[8] = {f->n, f->lb, f->sigma, gm.nblocks, gm.nsuper, f->data_bytes, BLOCK_FORMAT, 0};
     memcpy(pre, h, 64);
     if (memcmp(pre, base, gm.prefix) != 0) e = bad(path, "counts or block offsets differ from the blocks");
 out:

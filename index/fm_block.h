@@ -6,8 +6,8 @@
  * shard before it (u32, relative to a 2^32-symbol superblock with u64
  * counts), and inside the block a Huffman-shaped wavelet tree over the
  * block's own alphabet and frequencies (canonical code), its node bitvectors
- * concatenated in breadth-first order into 64-byte lines of a u32 running
- * popcount + 480 bits, so a rank costs one cache line per tree level plus
+ * concatenated in breadth-first order into 64-byte lines of a u16 running
+ * popcount (mod 2^16, made exact by each node's own base) + 496 bits, so a rank costs one cache line per tree level plus
  * the block's count row and header; a symbol absent from the block costs no
  * tree walk. Used in place from the mapped shard file. Byte format at the
  * top of fm_block.c.

@@ -172,6 +172,43 @@ static void test_all_bytes_one_block(void **state) {
     free(s);
 }
 
+/* Blocks of 2^15 and 2^16 symbols over 256 values: the bit area holds
+ * ~2^19 bits, so the u16 line counts and node ones wrap many times; and a
+ * block whose root node is all ones but one bit (a node rank of 2^16 - 1). */
+static void test_wide_blocks_wrap(void **state) {
+    (void)state;
+    for (unsigned lb = 15; lb <= 16; lb++) {
+        uint64_t B = UINT64_C(1) << lb, n = 2 * B + 77;
+        unsigned char *s = malloc(n);
+        for (uint64_t i = 0; i < n; i++) s[i] = (unsigned char)rnd();
+        check_seq(s, n, lb);
+        memset(s, 'b', n);
+        s[12345] = 'a';
+        check_seq(s, n, lb);
+        free(s);
+    }
+}
+
+/* A section of another format version is refused as such. */
+static void test_format_version(void **state) {
+    (void)state;
+    uint64_t n = 1000;
+    unsigned char *s = malloc(n);
+    for (uint64_t i = 0; i < n; i++) s[i] = (unsigned char)('a' + rnd() % 5);
+    built b;
+    build_load(s, n, 8, &b);
+    uint64_t v;
+    memcpy(&v, b.sec + 48, 8);
+    assert_int_equal(v, 2);
+    for (uint64_t w = 0; w < 4; w += 3) { /* 0 = format 1 (u32 line counts), 3 = unknown */
+        memcpy(b.sec + 48, &w, 8);
+        idx_fm_block f;
+        assert_int_equal(idx_fm_block_load(b.sec, b.len, n, b.counts, &f, "t"), IDX_ERR_VERSION);
+    }
+    free(b.sec);
+    free(s);
+}
+
 /* Every single-bit flip is found by load or by deep verification, never a crash. */
 static void test_flipped_bytes(void **state) {
     (void)state;
@@ -229,6 +266,8 @@ int main(void) {
         cmocka_unit_test(test_skewed),
         cmocka_unit_test(test_runs_and_single_symbol_blocks),
         cmocka_unit_test(test_all_bytes_one_block),
+        cmocka_unit_test(test_wide_blocks_wrap),
+        cmocka_unit_test(test_format_version),
         cmocka_unit_test(test_flipped_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

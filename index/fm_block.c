@@ -3,14 +3,19 @@
  * fm_block.h): fixed-block compression boosting, a Huffman-shaped wavelet
  * tree over each block's local alphabet. Section "block" of a shard file,
  * little-endian, every part starting on a 64-byte boundary of the section:
- *   header   8 x u64: n, lb (block = 2^lb symbols), sigma (distinct bytes of
- *            the shard; dense code g = rank of the byte among them), nblocks
- *            = ceil(n / 2^lb), nsuper = ((nblocks << lb) >> 32) + 1,
- *            data_bytes, format (2), 0
+ *   header   8 x u64: n, lb (block = 2^lb symbols, lb <= 15), sigma
+ *            (distinct bytes of the shard; dense code g = rank of the byte
+ *            among them), nblocks = ceil(n / 2^lb), nsuper = ((nblocks <<
+ *            lb) >> 32) + 1, data_bytes, format (2), 0; ngroups = nblocks /
+ *            7 + 1
  *   L0       nsuper x sigma u64: occurrences of each code before position
  *            s * 2^32, then zeros to a multiple of 64 bytes
- *   L1       (nblocks + 1) x sigma u32: occurrences of each code before
- *            position b * 2^lb minus L0 of that position's superblock; zeros
+ *   L1       ngroups x sigma records of 16 bytes (group G = blocks 7G ..
+ *            7G+6, record of code g at (G * sigma + g) * 16, so one aligned
+ *            16 bytes of one line): u32 occurrences of g before block 7G
+ *            minus L0 of block 7G's superblock, then u16 c[6]: occurrences
+ *            of g inside block 7G+k (k < 6; <= 2^15); count before block
+ *            7G+k = L0 + u32 + c[0] + .. + c[k-1]; zeros past block nblocks
  *   boff     (nblocks + 1) u64: offset of block b's body from the first
  *            body; boff[0] = 0, boff[nblocks] = data_bytes; zeros
  *   bodies   nblocks bodies, each a multiple of 64 bytes:
@@ -39,7 +44,7 @@
  * in block order, the next bit of its codeword (0 = left). A rank at
  * position j of the block walks the codeword of c: one line per level; the
  * rank inside node v is (line count + popcount - nones[v]) mod 2^16, exact
- * because a position inside a node (< 2^lb <= 2^16) is below 2^16, so the
+ * because a position inside a node (< 2^lb <= 2^15) is below 2^16, so the
  * node's own base replaces a 32-bit running count at no extra read.
  * Format 1 (word 6 = 0) had u32 line counts (480 bits a line) and u32 nones.
  * The build is deterministic, so deep verification decodes every block,
@@ -51,6 +56,7 @@
 #include "fm_block.h"
 
 #define LINE_BITS 496u
+#define GROUP 7u /* blocks per count record */
 #define BLOCK_FORMAT 2u /* header word 6; version 1 (word 6 = 0) had u32 line counts and u32 nones */
 #define MAXLEN 24u
 
@@ -146,9 +152,21 @@ static inline uint32_t node_step(const body_view *bv, unsigned v, uint32_t pos, 
     return side ? r1 : pos - r1;
 }
 
+static inline const unsigned char *count_rec(const idx_fm_block *f, uint64_t b, unsigned g) {
+    return f->l1 + ((b / GROUP) * f->sigma + g) * 16;
+}
+
 static inline uint64_t count_before(const idx_fm_block *f, uint64_t b, unsigned g) {
-    uint64_t sb = (b << f->lb) >> 32;
-    return f->l0[sb * f->sigma + g] + f->l1[b * f->sigma + g];
+    uint64_t G = b / GROUP, k = b - G * GROUP;
+    uint64_t sb = ((G * GROUP) << f->lb) >> 32;
+    const unsigned char *r = f->l1 + (G * f->sigma + g) * 16;
+    uint32_t base;
+    uint16_t c[6];
+    memcpy(&base, r, 4);
+    memcpy(c, r + 4, 12);
+    uint64_t x = f->l0[sb * f->sigma + g] + base;
+    for (unsigned t = 0; t < k; t++) x += c[t];
+    return x;
 }
 
 /* Occurrences of local code g among the first j symbols of a block. */
@@ -193,7 +211,7 @@ void idx_fm_block_rank2(const idx_fm_block *f, uint64_t i, uint64_t j, unsigned 
     if (bi != bj || oi == 0) {
         /* Different blocks: start both walks' first misses together. */
         __builtin_prefetch(f->data + f->boff[bj]);
-        __builtin_prefetch(&f->l1[bj * f->sigma + (unsigned)g]);
+        __builtin_prefetch(count_rec(f, bj, (unsigned)g));
         *ri = idx_fm_block_rank(f, i, c);
         *rj = idx_fm_block_rank(f, j, c);
         return;
@@ -477,7 +495,7 @@ static idx_err build_body(const unsigned char *s, uint32_t m, dynbuf *d) {
 }
 
 typedef struct {
-    uint64_t n, nblocks, nsuper;
+    uint64_t n, nblocks, nsuper, ngroups;
     unsigned lb, sigma;
     uint64_t l0_bytes, l1_bytes, bo_bytes, prefix;
 } geom;
@@ -487,21 +505,32 @@ static void geom_make(geom *g, uint64_t n, unsigned lb, unsigned sigma) {
     g->lb = lb;
     g->sigma = sigma;
     g->nblocks = (n + (UINT64_C(1) << lb) - 1) >> lb;
+    g->ngroups = g->nblocks / GROUP + 1;
     g->nsuper = ((g->nblocks << lb) >> 32) + 1;
     g->l0_bytes = align64(g->nsuper * sigma * 8);
-    g->l1_bytes = align64((g->nblocks + 1) * sigma * 4);
+    g->l1_bytes = align64(g->ngroups * sigma * 16);
     g->bo_bytes = align64((g->nblocks + 1) * 8);
     g->prefix = 64 + g->l0_bytes + g->l1_bytes + g->bo_bytes;
 }
 
-/* Writes the count rows for row b (before block b) from running totals run[]. */
-static void put_counts(const geom *gm, unsigned char *prefix, uint64_t b, const uint64_t *run) {
+/* Writes the counts before block b from running totals run[] (counts before
+ * block b) and prev[] (counts before block b - 1; unused for b = 0). */
+static void put_counts(const geom *gm, unsigned char *prefix, uint64_t b, const uint64_t *run, const uint64_t *prev) {
     uint64_t *l0 = (uint64_t *)(void *)(prefix + 64);
-    uint32_t *l1 = (uint32_t *)(void *)(prefix + 64 + gm->l0_bytes);
-    uint64_t start = b << gm->lb, sb = start >> 32;
-    if ((start & UINT64_C(0xFFFFFFFF)) == 0 || b == 0)
+    unsigned char *l1 = prefix + 64 + gm->l0_bytes;
+    uint64_t start = b << gm->lb, sb = start >> 32, G = b / GROUP, k = b - G * GROUP;
+    if ((start & UINT64_C(0xFFFFFFFF)) == 0)
         for (unsigned g = 0; g < gm->sigma; g++) l0[sb * gm->sigma + g] = run[g];
-    for (unsigned g = 0; g < gm->sigma; g++) l1[b * gm->sigma + g] = (uint32_t)(run[g] - l0[sb * gm->sigma + g]);
+    for (unsigned g = 0; g < gm->sigma; g++) {
+        unsigned char *r = l1 + (G * gm->sigma + g) * 16;
+        if (k == 0) {
+            uint32_t base = (uint32_t)(run[g] - l0[sb * gm->sigma + g]);
+            memcpy(r, &base, 4);
+        } else {
+            uint16_t c = (uint16_t)(run[g] - prev[g]);
+            memcpy(r + 4 + 2 * (k - 1), &c, 2);
+        }
+    }
 }
 
 idx_err idx_fm_block_build(const unsigned char *bwt, uint64_t n, unsigned lb, unsigned char **out,
@@ -521,7 +550,7 @@ idx_err idx_fm_block_build(const unsigned char *bwt, uint64_t n, unsigned lb, un
     dynbuf d = {0};
     if (!dyn_grow(&d, gm.prefix)) return idx_fail(IDX_ERR_NOMEM, "out of memory building rank blocks");
     d.len = gm.prefix;
-    uint64_t B = UINT64_C(1) << lb, run[256] = {0};
+    uint64_t B = UINT64_C(1) << lb, run[256] = {0}, prev[256] = {0};
     unsigned char *tmp = malloc(B);
     if (!tmp) {
         free(d.p);
@@ -531,7 +560,8 @@ idx_err idx_fm_block_build(const unsigned char *bwt, uint64_t n, unsigned lb, un
     uint64_t *boff = malloc((gm.nblocks + 1) * 8);
     if (!boff) e = idx_fail(IDX_ERR_NOMEM, "out of memory building rank blocks");
     for (uint64_t b = 0; b < gm.nblocks && e == IDX_OK; b++) {
-        put_counts(&gm, d.p, b, run);
+        put_counts(&gm, d.p, b, run, prev);
+        memcpy(prev, run, sizeof prev);
         uint64_t s = b << lb, m = n - s < B ? n - s : B;
         for (uint64_t i = 0; i < m; i++) {
             tmp[i] = dense[bwt[s + i]];
@@ -546,7 +576,7 @@ idx_err idx_fm_block_build(const unsigned char *bwt, uint64_t n, unsigned lb, un
         free(d.p);
         return e;
     }
-    put_counts(&gm, d.p, gm.nblocks, run);
+    put_counts(&gm, d.p, gm.nblocks, run, prev);
     boff[gm.nblocks] = d.len - gm.prefix;
     memcpy(d.p + 64 + gm.l0_bytes + gm.l1_bytes, boff, (gm.nblocks + 1) * 8);
     free(boff);
@@ -633,7 +663,7 @@ idx_err idx_fm_block_load(const void *data, uint64_t size, uint64_t n, const uin
     f->nsuper = gm.nsuper;
     f->data_bytes = h[5];
     f->l0 = (const uint64_t *)(const void *)(p + 64);
-    f->l1 = (const uint32_t *)(const void *)(p + 64 + gm.l0_bytes);
+    f->l1 = p + 64 + gm.l0_bytes;
     f->boff = (const uint64_t *)(const void *)(p + 64 + gm.l0_bytes + gm.l1_bytes);
     f->data = p + gm.prefix;
     if (f->boff[0] != 0 || f->boff[gm.nblocks] != f->data_bytes) return bad(path, "bad block offsets");
@@ -662,7 +692,7 @@ idx_err idx_fm_block_verify(const idx_fm_block *f, const char *path) {
     uint64_t B = UINT64_C(1) << f->lb;
     unsigned char *sym = malloc(B);
     dynbuf d = {0};
-    uint64_t run[256] = {0};
+    uint64_t run[256] = {0}, prev[256] = {0};
     idx_err e = IDX_OK;
     if (!pre || !sym) {
         e = idx_fail(IDX_ERR_NOMEM, "out of memory verifying %s", path);
@@ -670,7 +700,8 @@ idx_err idx_fm_block_verify(const idx_fm_block *f, const char *path) {
     }
     uint64_t *boff = (uint64_t *)(void *)(pre + 64 + gm.l0_bytes + gm.l1_bytes);
     for (uint64_t b = 0; b < gm.nblocks; b++) {
-        put_counts(&gm, pre, b, run);
+        put_counts(&gm, pre, b, run, prev);
+        memcpy(prev, run, sizeof prev);
         boff[b] = f->boff[b];
         uint64_t s = b << f->lb, m = f->n - s < B ? f->n - s : B;
         const unsigned char *body = f->data + f->boff[b];
@@ -714,7 +745,7 @@ idx_err idx_fm_block_verify(const idx_fm_block *f, const char *path) {
             goto out;
         }
     }
-    put_counts(&gm, pre, gm.nblocks, run);
+    put_counts(&gm, pre, gm.nblocks, run, prev);
     boff[gm.nblocks] = f->data_bytes;
     uint64_t h[8] = {f->n, f->lb, f->sigma, gm.nblocks, gm.nsuper, f->data_bytes, BLOCK_FORMAT, 0};
     memcpy(pre, h, 64);

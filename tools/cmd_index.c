@@ -180,7 +180,7 @@ IDX_CLI_COMMAND(build, cmd_build, "build an index (FM-index + document store) fr
                 "  --mem SIZE             memory budget (default 8G)\n"
                 "  --threads N            shards built at once (default 2)\n"
                 "  --layout compact|fast|sdsl  FM-index layout (default compact)\n"
-                "  --sa-sample N          suffix-array sample rate (default 64 compact, 32 fast/sdsl)\n"
+                "  --sa-sample N          suffix-array sample rate (default 96 compact, 32 fast/sdsl)\n"
                 "  --text-field F         JSON field with the text (default text)\n"
                 "  --id-field F           JSON field with the id (default _id, then id)\n"
                 "  --skip-bad             skip malformed documents instead of failing\n"

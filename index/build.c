@@ -191,7 +191,7 @@ idx_err idx_index_build(const char *out_dir, const char *const *inputs, size_t n
     if (o.threads <= 0) o.threads = 2;
     if (o.threads > 256) return idx_fail(IDX_ERR_INVALID, "--threads must be 1..256");
     if (o.mem == 0) o.mem = UINT64_C(8) << 30;
-    if (o.sa_sample == 0) o.sa_sample = o.layout == IDX_FM_LAYOUT_COMPACT ? 64 : 32; /* measured, README */
+    if (o.sa_sample == 0) o.sa_sample = o.layout == IDX_FM_LAYOUT_COMPACT ? 96 : 32; /* measured, README */
     if (o.sa_sample > IDX_FM_MAX_SAMPLE) return idx_fail(IDX_ERR_INVALID, "--sa-sample must be 1..%u", IDX_FM_MAX_SAMPLE);
     if (idx_fm_layout_meta(o.layout) < 0)
         return idx_fail(IDX_ERR_INVALID, "unknown layout");

@@ -3,14 +3,19 @@
  * fm_block.h): fixed-block compression boosting, a Huffman-shaped wavelet
  * tree over each block's local alphabet. Section "block" of a shard file,
  * little-endian, every part starting on a 64-byte boundary of the section:
- *   header   8 x u64: n, lb (block = 2^lb symbols), sigma (distinct bytes of
- *            the shard; dense code g = rank of the byte among them), nblocks
- *            = ceil(n / 2^lb), nsuper = ((nblocks << lb) >> 32) + 1,
- *            data_bytes, 0, 0
+ *   header   8 x u64: n, lb (block = 2^lb symbols, lb <= 15), sigma
+ *            (distinct bytes of the shard; dense code g = rank of the byte
+ *            among them), nblocks = ceil(n / 2^lb), nsuper = ((nblocks <<
+ *            lb) >> 32) + 1, data_bytes, format (2), 0; ngroups = nblocks /
+ *            7 + 1
  *   L0       nsuper x sigma u64: occurrences of each code before position
  *            s * 2^32, then zeros to a multiple of 64 bytes
- *   L1       (nblocks + 1) x sigma u32: occurrences of each code before
- *            position b * 2^lb minus L0 of that position's superblock; zeros
+ *   L1       ngroups x sigma records of 16 bytes (group G = blocks 7G ..
+ *            7G+6, record of code g at (G * sigma + g) * 16, so one aligned
+ *            16 bytes of one line): u32 occurrences of g before block 7G
+ *            minus L0 of block 7G's superblock, then u16 c[6]: occurrences
+ *            of g inside block 7G+k (k < 6; <= 2^15); count before block
+ *            7G+k = L0 + u32 + c[0] + .. + c[k-1]; zeros past block nblocks
  *   boff     (nblocks + 1) u64: offset of block b's body from the first
  *            body; boff[0] = 0, boff[nblocks] = data_bytes; zeros
  *   bodies   nblocks bodies, each a multiple of 64 bytes:
@@ -28,15 +33,20 @@
  *     zeros to a multiple of 4
  *     u32 noff[nloc]        start of internal node v's bits in the bit area
  *                           (nodes in id order; noff[nloc-1] = total bits T)
- *     u32 nones[nloc-1]     ones in the bit area before noff[v]
+ *     u16 nones[nloc-1]     ones in the bit area before noff[v], mod 2^16
  *     zeros to a multiple of 64
- *     nlines (= T/480 + 1, or 0 when nloc = 1) lines of 64 bytes: read as 8
- *     u64 words, the low 32 bits of word 0 hold the ones of the bit area
- *     before the line, line bits 32..511 hold area bits 480*line .. +479
+ *     nlines (= T/496 + 1, or 0 when nloc = 1) lines of 64 bytes: read as 8
+ *     u64 words, the low 16 bits of word 0 hold the ones of the bit area
+ *     before the line mod 2^16, line bits 16..511 hold area bits
+ *     496*line .. +495
  *     (bit k of word w = line bit 64w + k); unused bits are zero.
  * Node v's bitvector holds, for each symbol of the block passing through v
  * in block order, the next bit of its codeword (0 = left). A rank at
- * position j of the block walks the codeword of c: one line per level.
+ * position j of the block walks the codeword of c: one line per level; the
+ * rank inside node v is (line count + popcount - nones[v]) mod 2^16, exact
+ * because a position inside a node (< 2^lb <= 2^15) is below 2^16, so the
+ * node's own base replaces a 32-bit running count at no extra read.
+ * Format 1 (word 6 = 0) had u32 line counts (480 bits a line) and u32 nones.
  * The build is deterministic, so deep verification decodes every block,
  * rebuilds it and compares every byte.
  */
@@ -45,7 +55,9 @@
 
 #include "fm_block.h"
 
-#define LINE_BITS 480u
+#define LINE_BITS 496u
+#define GROUP 7u /* blocks per count record */
+#define BLOCK_FORMAT 2u /* header word 6; version 1 (word 6 = 0) had u32 line counts and u32 nones */
 #define MAXLEN 24u
 
 static inline uint64_t align64(uint64_t x) { return (x + 63) & ~UINT64_C(63); }
@@ -61,7 +73,8 @@ typedef struct {
     const int32_t *leafoff;
     const uint32_t *code;
     const unsigned char *sym;
-    const uint32_t *noff, *nones;
+    const uint32_t *noff;
+    const uint16_t *nones;
     const unsigned char *lines;
     uint64_t hdr; /* header bytes (lines start here) */
 } body_view;
@@ -69,7 +82,7 @@ typedef struct {
 static uint64_t header_bytes(unsigned nloc, unsigned maxlen) {
     uint64_t o = 8 + 32 + 12 * (uint64_t)(maxlen + 1) + 5 * (uint64_t)nloc;
     o = (o + 3) & ~UINT64_C(3);
-    o += 4 * (uint64_t)nloc + 4 * (uint64_t)(nloc - 1);
+    o += 4 * (uint64_t)nloc + 2 * (uint64_t)(nloc - 1);
     return align64(o);
 }
 
@@ -89,17 +102,19 @@ static inline void body_parse(const unsigned char *b, body_view *v) {
     uint64_t o = (uint64_t)(v->sym + v->nloc - b);
     o = (o + 3) & ~UINT64_C(3);
     v->noff = (const uint32_t *)(const void *)(b + o);
-    v->nones = v->noff + v->nloc;
+    v->nones = (const uint16_t *)(const void *)(v->noff + v->nloc);
     v->hdr = header_bytes(v->nloc, v->maxlen);
     v->lines = b + v->hdr;
 }
 
-/* Ones among bits [0, q) of the bit area; *bit = bit q. */
+/* Ones among bits [0, q) of the bit area modulo 2^16 (exact rank inside a
+ * node is this minus the node's nones, mod 2^16, as no node position
+ * exceeds 2^16 - 1); *bit = bit q. */
 static inline uint32_t line_rank(const unsigned char *lines, uint32_t q, unsigned *bit) {
     const uint64_t *w = (const uint64_t *)(const void *)(lines + (size_t)(q / LINE_BITS) * 64);
-    unsigned e = 32 + q % LINE_BITS, wi = e >> 6, o = e & 63;
-    uint32_t ones = (uint32_t)w[0];
-    uint64_t x = w[0] & ~UINT64_C(0xFFFFFFFF);
+    unsigned e = 16 + q % LINE_BITS, wi = e >> 6, o = e & 63;
+    uint32_t ones = (uint32_t)(w[0] & 0xFFFFu);
+    uint64_t x = w[0] & ~UINT64_C(0xFFFF);
     for (unsigned k = 0; k < wi; k++) {
         ones += (uint32_t)__builtin_popcountll(x);
         x = w[k + 1];
@@ -130,17 +145,28 @@ static inline uint32_t node_step(const body_view *bv, unsigned v, uint32_t pos, 
     }
     unsigned b;
     uint32_t r = line_rank(bv->lines, start + pos, &b);
-    uint32_t before = bv->nones[v];
-    uint32_t r1 = r >= before ? r - before : 0;
-    if (r1 > pos) r1 = pos;
+    uint32_t r1 = (r - bv->nones[v]) & 0xFFFFu; /* pos < 2^16: exact */
+    if (r1 > pos) r1 = pos;                      /* only on damaged data */
     unsigned side = access ? b : want;
     if (got) *got = b;
     return side ? r1 : pos - r1;
 }
 
+static inline const unsigned char *count_rec(const idx_fm_block *f, uint64_t b, unsigned g) {
+    return f->l1 + ((b / GROUP) * f->sigma + g) * 16;
+}
+
 static inline uint64_t count_before(const idx_fm_block *f, uint64_t b, unsigned g) {
-    uint64_t sb = (b << f->lb) >> 32;
-    return f->l0[sb * f->sigma + g] + f->l1[b * f->sigma + g];
+    uint64_t G = b / GROUP, k = b - G * GROUP;
+    uint64_t sb = ((G * GROUP) << f->lb) >> 32;
+    const unsigned char *r = f->l1 + (G * f->sigma + g) * 16;
+    uint32_t base;
+    uint16_t c[6];
+    memcpy(&base, r, 4);
+    memcpy(c, r + 4, 12);
+    uint64_t x = f->l0[sb * f->sigma + g] + base;
+    for (unsigned t = 0; t < k; t++) x += c[t];
+    return x;
 }
 
 /* Occurrences of local code g among the first j symbols of a block. */
@@ -185,7 +211,7 @@ void idx_fm_block_rank2(const idx_fm_block *f, uint64_t i, uint64_t j, unsigned 
     if (bi != bj || oi == 0) {
         /* Different blocks: start both walks' first misses together. */
         __builtin_prefetch(f->data + f->boff[bj]);
-        __builtin_prefetch(&f->l1[bj * f->sigma + (unsigned)g]);
+        __builtin_prefetch(count_rec(f, bj, (unsigned)g));
         *ri = idx_fm_block_rank(f, i, c);
         *rj = idx_fm_block_rank(f, j, c);
         return;
@@ -447,7 +473,7 @@ static idx_err build_body(const unsigned char *s, uint32_t m, dynbuf *d) {
                 unsigned v = (unsigned)((int32_t)(cw >> (l - dd)) + cn.nodeoff[dd]);
                 uint32_t pos = cur[v]++;
                 if ((cw >> (l - 1 - dd)) & 1u) {
-                    uint32_t lb = 32 + pos % LINE_BITS;
+                    uint32_t lb = 16 + pos % LINE_BITS;
                     lines[(size_t)(pos / LINE_BITS) * 64 + lb / 8] |= (unsigned char)(1u << (lb % 8));
                 }
             }
@@ -455,21 +481,21 @@ static idx_err build_body(const unsigned char *s, uint32_t m, dynbuf *d) {
         uint32_t ones = 0;
         for (uint32_t L = 0; L < nlines; L++) {
             uint64_t *w = (uint64_t *)(void *)(lines + (size_t)L * 64);
-            w[0] |= ones;
-            ones += (uint32_t)__builtin_popcountll(w[0] >> 32);
+            w[0] |= ones & 0xFFFFu;
+            ones += (uint32_t)__builtin_popcountll(w[0] >> 16);
             for (int k = 1; k < 8; k++) ones += (uint32_t)__builtin_popcountll(w[k]);
         }
         for (unsigned v = 0; v < nint; v++) {
             unsigned bit;
-            uint32_t r = line_rank(lines, noff[v], &bit);
-            memcpy(nones_p + 4 * v, &r, 4);
+            uint16_t r = (uint16_t)line_rank(lines, noff[v], &bit);
+            memcpy(nones_p + 2 * v, &r, 2);
         }
     }
     return IDX_OK;
 }
 
 typedef struct {
-    uint64_t n, nblocks, nsuper;
+    uint64_t n, nblocks, nsuper, ngroups;
     unsigned lb, sigma;
     uint64_t l0_bytes, l1_bytes, bo_bytes, prefix;
 } geom;
@@ -479,21 +505,32 @@ static void geom_make(geom *g, uint64_t n, unsigned lb, unsigned sigma) {
     g->lb = lb;
     g->sigma = sigma;
     g->nblocks = (n + (UINT64_C(1) << lb) - 1) >> lb;
+    g->ngroups = g->nblocks / GROUP + 1;
     g->nsuper = ((g->nblocks << lb) >> 32) + 1;
     g->l0_bytes = align64(g->nsuper * sigma * 8);
-    g->l1_bytes = align64((g->nblocks + 1) * sigma * 4);
+    g->l1_bytes = align64(g->ngroups * sigma * 16);
     g->bo_bytes = align64((g->nblocks + 1) * 8);
     g->prefix = 64 + g->l0_bytes + g->l1_bytes + g->bo_bytes;
 }
 
-/* Writes the count rows for row b (before block b) from running totals run[]. */
-static void put_counts(const geom *gm, unsigned char *prefix, uint64_t b, const uint64_t *run) {
+/* Writes the counts before block b from running totals run[] (counts before
+ * block b) and prev[] (counts before block b - 1; unused for b = 0). */
+static void put_counts(const geom *gm, unsigned char *prefix, uint64_t b, const uint64_t *run, const uint64_t *prev) {
     uint64_t *l0 = (uint64_t *)(void *)(prefix + 64);
-    uint32_t *l1 = (uint32_t *)(void *)(prefix + 64 + gm->l0_bytes);
-    uint64_t start = b << gm->lb, sb = start >> 32;
-    if ((start & UINT64_C(0xFFFFFFFF)) == 0 || b == 0)
+    unsigned char *l1 = prefix + 64 + gm->l0_bytes;
+    uint64_t start = b << gm->lb, sb = start >> 32, G = b / GROUP, k = b - G * GROUP;
+    if ((start & UINT64_C(0xFFFFFFFF)) == 0)
         for (unsigned g = 0; g < gm->sigma; g++) l0[sb * gm->sigma + g] = run[g];
-    for (unsigned g = 0; g < gm->sigma; g++) l1[b * gm->sigma + g] = (uint32_t)(run[g] - l0[sb * gm->sigma + g]);
+    for (unsigned g = 0; g < gm->sigma; g++) {
+        unsigned char *r = l1 + (G * gm->sigma + g) * 16;
+        if (k == 0) {
+            uint32_t base = (uint32_t)(run[g] - l0[sb * gm->sigma + g]);
+            memcpy(r, &base, 4);
+        } else {
+            uint16_t c = (uint16_t)(run[g] - prev[g]);
+            memcpy(r + 4 + 2 * (k - 1), &c, 2);
+        }
+    }
 }
 
 idx_err idx_fm_block_build(const unsigned char *bwt, uint64_t n, unsigned lb, unsigned char **out,
@@ -513,7 +550,7 @@ idx_err idx_fm_block_build(const unsigned char *bwt, uint64_t n, unsigned lb, un
     dynbuf d = {0};
     if (!dyn_grow(&d, gm.prefix)) return idx_fail(IDX_ERR_NOMEM, "out of memory building rank blocks");
     d.len = gm.prefix;
-    uint64_t B = UINT64_C(1) << lb, run[256] = {0};
+    uint64_t B = UINT64_C(1) << lb, run[256] = {0}, prev[256] = {0};
     unsigned char *tmp = malloc(B);
     if (!tmp) {
         free(d.p);
@@ -523,7 +560,8 @@ idx_err idx_fm_block_build(const unsigned char *bwt, uint64_t n, unsigned lb, un
     uint64_t *boff = malloc((gm.nblocks + 1) * 8);
     if (!boff) e = idx_fail(IDX_ERR_NOMEM, "out of memory building rank blocks");
     for (uint64_t b = 0; b < gm.nblocks && e == IDX_OK; b++) {
-        put_counts(&gm, d.p, b, run);
+        put_counts(&gm, d.p, b, run, prev);
+        memcpy(prev, run, sizeof prev);
         uint64_t s = b << lb, m = n - s < B ? n - s : B;
         for (uint64_t i = 0; i < m; i++) {
             tmp[i] = dense[bwt[s + i]];
@@ -538,11 +576,11 @@ idx_err idx_fm_block_build(const unsigned char *bwt, uint64_t n, unsigned lb, un
         free(d.p);
         return e;
     }
-    put_counts(&gm, d.p, gm.nblocks, run);
+    put_counts(&gm, d.p, gm.nblocks, run, prev);
     boff[gm.nblocks] = d.len - gm.prefix;
     memcpy(d.p + 64 + gm.l0_bytes + gm.l1_bytes, boff, (gm.nblocks + 1) * 8);
     free(boff);
-    uint64_t h[8] = {n, lb, sigma, gm.nblocks, gm.nsuper, d.len - gm.prefix, 0, 0};
+    uint64_t h[8] = {n, lb, sigma, gm.nblocks, gm.nsuper, d.len - gm.prefix, BLOCK_FORMAT, 0};
     memcpy(d.p, h, 64);
     *out = d.p;
     *out_len = d.len;
@@ -609,8 +647,10 @@ idx_err idx_fm_block_load(const void *data, uint64_t size, uint64_t n, const uin
             f->byte[sigma++] = (unsigned char)c;
         }
     }
-    if (h[0] != n || n == 0 || h[1] < IDX_FM_BLOCK_LB_MIN || h[1] > IDX_FM_BLOCK_LB_MAX || h[2] != sigma || h[6] ||
-        h[7])
+    if (h[6] != BLOCK_FORMAT)
+        return idx_fail(IDX_ERR_VERSION, "%s: section \"block\": format %llu, this program reads %u: rebuild the index",
+                        path, (unsigned long long)h[6], BLOCK_FORMAT);
+    if (h[0] != n || n == 0 || h[1] < IDX_FM_BLOCK_LB_MIN || h[1] > IDX_FM_BLOCK_LB_MAX || h[2] != sigma || h[7])
         return bad(path, "bad header");
     geom gm;
     geom_make(&gm, n, (unsigned)h[1], sigma);
@@ -623,7 +663,7 @@ idx_err idx_fm_block_load(const void *data, uint64_t size, uint64_t n, const uin
     f->nsuper = gm.nsuper;
     f->data_bytes = h[5];
     f->l0 = (const uint64_t *)(const void *)(p + 64);
-    f->l1 = (const uint32_t *)(const void *)(p + 64 + gm.l0_bytes);
+    f->l1 = p + 64 + gm.l0_bytes;
     f->boff = (const uint64_t *)(const void *)(p + 64 + gm.l0_bytes + gm.l1_bytes);
     f->data = p + gm.prefix;
     if (f->boff[0] != 0 || f->boff[gm.nblocks] != f->data_bytes) return bad(path, "bad block offsets");
@@ -652,7 +692,7 @@ idx_err idx_fm_block_verify(const idx_fm_block *f, const char *path) {
     uint64_t B = UINT64_C(1) << f->lb;
     unsigned char *sym = malloc(B);
     dynbuf d = {0};
-    uint64_t run[256] = {0};
+    uint64_t run[256] = {0}, prev[256] = {0};
     idx_err e = IDX_OK;
     if (!pre || !sym) {
         e = idx_fail(IDX_ERR_NOMEM, "out of memory verifying %s", path);
@@ -660,7 +700,8 @@ idx_err idx_fm_block_verify(const idx_fm_block *f, const char *path) {
     }
     uint64_t *boff = (uint64_t *)(void *)(pre + 64 + gm.l0_bytes + gm.l1_bytes);
     for (uint64_t b = 0; b < gm.nblocks; b++) {
-        put_counts(&gm, pre, b, run);
+        put_counts(&gm, pre, b, run, prev);
+        memcpy(prev, run, sizeof prev);
         boff[b] = f->boff[b];
         uint64_t s = b << f->lb, m = f->n - s < B ? f->n - s : B;
         const unsigned char *body = f->data + f->boff[b];
@@ -681,7 +722,7 @@ idx_err idx_fm_block_verify(const idx_fm_block *f, const char *path) {
                         goto out;
                     }
                     uint32_t q = cur[v]++;
-                    uint32_t lbit = 32 + q % LINE_BITS;
+                    uint32_t lbit = 16 + q % LINE_BITS;
                     unsigned bit = (bv.lines[(size_t)(q / LINE_BITS) * 64 + lbit / 8] >> (lbit % 8)) & 1u;
                     pfx = 2 * pfx + bit;
                     dd++;
@@ -704,9 +745,9 @@ idx_err idx_fm_block_verify(const idx_fm_block *f, const char *path) {
             goto out;
         }
     }
-    put_counts(&gm, pre, gm.nblocks, run);
+    put_counts(&gm, pre, gm.nblocks, run, prev);
     boff[gm.nblocks] = f->data_bytes;
-    uint64_t h[8] = {f->n, f->lb, f->sigma, gm.nblocks, gm.nsuper, f->data_bytes, 0, 0};
+    uint64_t h[8] = {f->n, f->lb, f->sigma, gm.nblocks, gm.nsuper, f->data_bytes, BLOCK_FORMAT, 0};
     memcpy(pre, h, 64);
     if (memcmp(pre, base, gm.prefix) != 0) e = bad(path, "counts or block offsets differ from the blocks");
 out:

@@ -2,12 +2,13 @@
  * fm_block.h -- the "compact" FM-index layout's rank structure over the BWT
  * bytes: fixed-block compression boosting (Kärkkäinen & Puglisi 2011; Gog,
  * Kärkkäinen, Kempa, Petri, Puglisi, Algorithmica 2019). The BWT is cut into
- * blocks of 2^lb symbols; for each block the counts of every symbol of the
- * shard before it (u32, relative to a 2^32-symbol superblock with u64
- * counts), and inside the block a Huffman-shaped wavelet tree over the
+ * blocks of 2^lb symbols; for each group of 7 blocks the counts of every
+ * symbol of the shard before it (u32, relative to a 2^32-symbol superblock
+ * with u64 counts) and inside each of its first 6 blocks (u16), 16 bytes
+ * per symbol in one line, and inside the block a Huffman-shaped wavelet tree over the
  * block's own alphabet and frequencies (canonical code), its node bitvectors
- * concatenated in breadth-first order into 64-byte lines of a u32 running
- * popcount + 480 bits, so a rank costs one cache line per tree level plus
+ * concatenated in breadth-first order into 64-byte lines of a u16 running
+ * popcount (mod 2^16, made exact by each node's own base) + 496 bits, so a rank costs one cache line per tree level plus
  * the block's count row and header; a symbol absent from the block costs no
  * tree walk. Used in place from the mapped shard file. Byte format at the
  * top of fm_block.c.
@@ -21,12 +22,13 @@
 #define IDX_FM_BLOCK_LB_DEFAULT 15u /* 32,768 symbols per block (measured, README) */
 #endif
 #define IDX_FM_BLOCK_LB_MIN 8u
-#define IDX_FM_BLOCK_LB_MAX 16u
+#define IDX_FM_BLOCK_LB_MAX 15u /* counts inside a block fit a u16 */
 
 typedef struct {
     const unsigned char *data;  /* first block body */
     const uint64_t *l0;         /* nsuper x sigma u64: counts before each 2^32-symbol superblock */
-    const uint32_t *l1;         /* (nblocks + 1) x sigma u32: counts before each block, relative to l0 */
+    const unsigned char *l1;    /* (nblocks / 7 + 1) x sigma 16-byte records: u32 count before a group of
+                                   7 blocks relative to l0, u16 count inside each of its first 6 blocks */
     const uint64_t *boff;       /* nblocks + 1 body offsets from data */
     uint64_t n, nblocks, nsuper, data_bytes;
     unsigned lb, sigma;

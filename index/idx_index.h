@@ -169,7 +169,7 @@ typedef struct {
     uint64_t mem;            /* memory budget in bytes; 0 = 8 GiB */
     int threads;             /* shards built at once; 0 = 2 */
     idx_fm_layout layout;
-    uint32_t sa_sample;      /* suffix-array sample rate; 0 = 64 (compact) or 32 */
+    uint32_t sa_sample;      /* suffix-array sample rate; 0 = 96 (compact) or 32 */
     idx_corpus_opts corpus;  /* text/id fields, skip_bad, ... */
     int force;               /* replace an existing index directory */
     idx_progress_fn progress; /* NULL = silent */

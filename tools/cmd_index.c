@@ -196,7 +196,7 @@ IDX_CLI_COMMAND(build, cmd_build, "build an index (FM-index + document store) fr
                 "  --mem SIZE             memory budget (default 8G)\n"
                 "  --threads N            shards built at once (default 2)\n"
                 "  --layout compact|fast|sdsl  FM-index layout (default compact)\n"
-                "  --sa-sample N          suffix-array sample rate (default 64 compact, 32 fast/sdsl)\n"
+                "  --sa-sample N          suffix-array sample rate (default 96 compact, 32 fast/sdsl)\n"
                 "  --text fm|store        document text rebuilt from the FM-index (default with the\n"
                 "                         compact and sdsl layouts) or kept zstd-compressed in the\n"
                 "                         document store (default with the fast layout)\n"

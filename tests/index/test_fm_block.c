@@ -5,7 +5,7 @@
  * inverse_select at every position, rank2 on pairs in one block and across
  * blocks; on random, skewed (deep Huffman codes), run-heavy (single-symbol
  * blocks) sequences and one block holding all 256 byte values, with block
- * sizes 2^8..2^16 and lengths around block boundaries. Deep verification
+ * sizes 2^8..2^15 and lengths around block boundaries. Deep verification
  * accepts every built section and finds every single-bit flip (masks 0x01 and
  * 0x80 of every byte) without help from checksums (load or verify fails), and
  * queries on a damaged section that still loads stay in bounds (ASan run).
@@ -107,8 +107,9 @@ static void test_random(void **state) {
     const unsigned lbs[] = {8, 10, 14};
     for (size_t k = 0; k < 3; k++) {
         uint64_t B = UINT64_C(1) << lbs[k];
-        const uint64_t lens[] = {1, 2, B - 1, B, B + 1, 3 * B + 17, 5 * B};
-        for (size_t l = 0; l < 7; l++) {
+        /* 7 and 14 blocks: count records of 7 blocks, full and one past */
+        const uint64_t lens[] = {1, 2, B - 1, B, B + 1, 3 * B + 17, 5 * B, 7 * B, 14 * B + 1, 17 * B + 5};
+        for (size_t l = 0; l < 10; l++) {
             uint64_t n = lens[l];
             unsigned char *s = malloc(n);
             unsigned sig = l % 2 ? 256 : 7;
@@ -121,8 +122,8 @@ static void test_random(void **state) {
 
 static void test_skewed(void **state) {
     (void)state;
-    /* geometric frequencies: deep codes; at 2^16 the longest codes reach ~20 bits */
-    const unsigned lbs[] = {12, 16};
+    /* geometric frequencies: deep codes; at 2^15 the longest codes reach ~20 bits */
+    const unsigned lbs[] = {12, 15};
     for (size_t k = 0; k < 2; k++) {
         uint64_t n = (UINT64_C(3) << lbs[k]) + 5;
         unsigned char *s = malloc(n);
@@ -132,7 +133,7 @@ static void test_skewed(void **state) {
             s[i] = (unsigned char)(c * 3 + 1);
         }
         check_seq(s, n, lbs[k]);
-        /* Fibonacci-like frequencies in one block: the deepest Huffman tree a 2^16 block allows */
+        /* Fibonacci-like frequencies in one block: the deepest Huffman tree a 2^15 block allows */
         uint64_t fib[24] = {1, 1};
         for (int t = 2; t < 24; t++) fib[t] = fib[t - 1] + fib[t - 2];
         uint64_t m = 0;
@@ -169,6 +170,43 @@ static void test_all_bytes_one_block(void **state) {
     for (uint64_t i = 0; i < n; i++) s[i] = (unsigned char)(i < 256 ? i : rnd() % 256);
     check_seq(s, n, 12);
     check_seq(s, 256, 12);
+    free(s);
+}
+
+/* Blocks of 2^14 and 2^15 symbols over 256 values: the bit area holds
+ * ~2^19 bits, so the u16 line counts and node ones wrap many times; and a
+ * block whose root node is all ones but one bit (a node rank of 2^15 - 1). */
+static void test_wide_blocks_wrap(void **state) {
+    (void)state;
+    for (unsigned lb = 14; lb <= 15; lb++) {
+        uint64_t B = UINT64_C(1) << lb, n = 2 * B + 77;
+        unsigned char *s = malloc(n);
+        for (uint64_t i = 0; i < n; i++) s[i] = (unsigned char)rnd();
+        check_seq(s, n, lb);
+        memset(s, 'b', n);
+        s[12345] = 'a';
+        check_seq(s, n, lb);
+        free(s);
+    }
+}
+
+/* A section of another format version is refused as such. */
+static void test_format_version(void **state) {
+    (void)state;
+    uint64_t n = 1000;
+    unsigned char *s = malloc(n);
+    for (uint64_t i = 0; i < n; i++) s[i] = (unsigned char)('a' + rnd() % 5);
+    built b;
+    build_load(s, n, 8, &b);
+    uint64_t v;
+    memcpy(&v, b.sec + 48, 8);
+    assert_int_equal(v, 2);
+    for (uint64_t w = 0; w < 4; w += 3) { /* 0 = format 1 (u32 line counts), 3 = unknown */
+        memcpy(b.sec + 48, &w, 8);
+        idx_fm_block f;
+        assert_int_equal(idx_fm_block_load(b.sec, b.len, n, b.counts, &f, "t"), IDX_ERR_VERSION);
+    }
+    free(b.sec);
     free(s);
 }
 
@@ -229,6 +267,8 @@ int main(void) {
         cmocka_unit_test(test_skewed),
         cmocka_unit_test(test_runs_and_single_symbol_blocks),
         cmocka_unit_test(test_all_bytes_one_block),
+        cmocka_unit_test(test_wide_blocks_wrap),
+        cmocka_unit_test(test_format_version),
         cmocka_unit_test(test_flipped_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,7 +8,8 @@
  * fuzz/corpus/fm_load/ (valid shards with and without "isa" or "pinv",
  * truncations, flipped bytes; isa-*: inverse samples cut short, with a wrong
  * rate, width or rows; pinv-*: shortcut pointers with a wrong interval, count,
- * marks length, garbage marks, a wrong pointer, cut short; all with their
+ * bucket size, a garbage or inconsistent bucket directory, a wrong pointer,
+ * cut short; all with their
  * checksums recomputed so that the loader's own checks are reached, and
  * pinv-flip without) are replayed by ctest.
  */

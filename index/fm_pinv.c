@@ -16,12 +16,17 @@
  * pi until the next value is k: at most about 2t+2 reads of the packed samples.
  *
  * Section "pinv" (all integers little-endian):
- *   u64 header[4] = {t, nptrs, marks_bytes, 0}
- *   marks_bytes bytes: sdsl sd_vector<> of m bits, bit e set iff element e
- *                     carries a pointer (nptrs ones), as written by its
- *                     serialize(); zero-padded to a multiple of 8 bytes
+ *   u64 header[4] = {t, nptrs, B = 10 (bucket bits), 0}
+ *   u64 dir[nb + 1], nb = (m >> B) + 1: marked elements before bucket b
+ *                     (dir[0] = 0, non-decreasing, at most 2^B per bucket,
+ *                     dir[nb] = nptrs)
+ *   u16 low[nptrs], zero-padded to a multiple of 8 bytes: the marked elements
+ *                     e, increasing, as e & (2^B - 1) within their bucket e >> B
  *   ceil(nptrs * bits / 64) u64: the pointers in the order of the marked
  *                     elements, packed LSB-first at bits = the samples' width
+ * (Own bucketed set rather than an sdsl sd_vector: every byte is checked at
+ * load, where sdsl's loader would trust a damaged size; ~0.5 bits per sample
+ * element at t = 32, and a membership test reads one bucket of ~t/2 entries.)
  * The section is a function of the samples and t: the builder is canonical,
  * and deep verification rebuilds it and compares byte for byte.
  */
@@ -43,8 +48,6 @@ static inline void pput(uint64_t *a, uint64_t k, unsigned b, uint64_t v) {
     if (o + b > 64) a[w + 1] |= v >> (64 - o);
 }
 
-static idx_err buf_sink(void *ud, const void *data, size_t n) { return idx_buf_append(ud, data, n); }
-
 typedef struct {
     uint64_t e, back;
 } pair;
@@ -59,8 +62,8 @@ idx_err idx_fm_pinv_build(const uint64_t *samples, unsigned bits, uint64_t m, ui
     uint64_t *seen = calloc(m / 64 + 1, 8);
     uint64_t *ring = malloc(((size_t)t + 2) * sizeof *ring);
     pair *pairs = NULL;
-    uint64_t np = 0, cap = 0, *pos = NULL, *ptrs = NULL;
-    idx_sdsl_sd *sd = NULL;
+    uint64_t np = 0, cap = 0, *ptrs = NULL, *dir = NULL;
+    uint16_t *low = NULL;
     idx_err e = IDX_OK;
     if (!seen || !ring) {
         e = idx_fail(IDX_ERR_NOMEM, "out of memory for the inverse samples");
@@ -103,34 +106,36 @@ idx_err idx_fm_pinv_build(const uint64_t *samples, unsigned bits, uint64_t m, ui
     }
     if (np) qsort(pairs, np, sizeof *pairs, cmp_pair);
     uint64_t pw = (np * bits + 63) / 64;
-    pos = malloc((np ? np : 1) * sizeof *pos);
     ptrs = calloc(pw + 1, 8);
-    if (!pos || !ptrs) {
+    if (!ptrs) {
+        e = idx_fail(IDX_ERR_NOMEM, "out of memory for the inverse samples");
+        goto done;
+    }
+    uint64_t nb = (m >> IDX_FM_PINV_B) + 1;
+    dir = calloc(nb + 1, 8);
+    low = calloc(np + 4, 2);
+    if (!dir || !low) {
         e = idx_fail(IDX_ERR_NOMEM, "out of memory for the inverse samples");
         goto done;
     }
     for (uint64_t i = 0; i < np; i++) {
-        pos[i] = pairs[i].e;
+        dir[(pairs[i].e >> IDX_FM_PINV_B) + 1]++;
+        low[i] = (uint16_t)(pairs[i].e & ((1u << IDX_FM_PINV_B) - 1));
         pput(ptrs, i, bits, pairs[i].back);
     }
-    if ((e = idx_sdsl_sd_build(m, pos, np, &sd)) != IDX_OK) goto done;
-    uint64_t h[IDX_FM_PINV_HEADER_WORDS] = {t, np, 0, 0};
-    size_t h_at = out->len;
+    for (uint64_t b = 0; b < nb; b++) dir[b + 1] += dir[b];
+    uint64_t h[IDX_FM_PINV_HEADER_WORDS] = {t, np, IDX_FM_PINV_B, 0};
     if ((e = idx_buf_append(out, h, sizeof h)) != IDX_OK) goto done;
-    uint64_t sd_bytes = 0;
-    if ((e = idx_sdsl_sd_write(sd, buf_sink, out, &sd_bytes)) != IDX_OK) goto done;
-    static const unsigned char zero[8];
-    if (sd_bytes % 8 && (e = idx_buf_append(out, zero, 8 - sd_bytes % 8)) != IDX_OK) goto done;
-    h[2] = sd_bytes;
-    memcpy(out->data + h_at, h, sizeof h);
+    if ((e = idx_buf_append(out, dir, (nb + 1) * 8)) != IDX_OK) goto done;
+    if ((e = idx_buf_append(out, low, (np + 3) / 4 * 8)) != IDX_OK) goto done;
     e = idx_buf_append(out, ptrs, pw * 8);
 done:
     free(seen);
     free(ring);
     free(pairs);
-    free(pos);
     free(ptrs);
-    idx_sdsl_sd_free(sd);
+    free(dir);
+    free(low);
     return e;
 }
 
@@ -144,21 +149,27 @@ idx_err idx_fm_pinv_load(const void *p, uint64_t sz, const uint64_t *samples, un
     if (((uintptr_t)p & 7) || sz < IDX_FM_PINV_HEADER_WORDS * 8) return bad(path, "too short");
     const uint64_t *h = p;
     if (h[0] < 1 || h[0] > IDX_FM_PINV_MAX_T) return bad(path, "bad shortcut interval");
-    if (h[1] > 2 * (m / h[0]) + 2 || h[1] > m || h[3] != 0) return bad(path, "bad pointer count");
-    uint64_t body = sz - IDX_FM_PINV_HEADER_WORDS * 8;
-    if (h[2] > body) return bad(path, "marks longer than the section");
-    uint64_t sdp = (h[2] + 7) / 8 * 8, pw = (h[1] * bits + 63) / 64;
-    if (sdp > body || body - sdp != pw * 8) return bad(path, "wrong size");
-    idx_err e = idx_sdsl_sd_load(h + IDX_FM_PINV_HEADER_WORDS, (size_t)h[2], &out->marks);
-    if (e != IDX_OK) return idx_fail_context(e, "%s: section \"pinv\"", path);
-    if (idx_sdsl_sd_size(out->marks) != m || idx_sdsl_sd_ones(out->marks) != h[1]) {
-        idx_sdsl_sd_free(out->marks);
-        out->marks = NULL;
-        return bad(path, "marks disagree with the samples or the pointer count");
+    if (h[1] > 2 * (m / h[0]) + 2 || h[1] > m) return bad(path, "bad pointer count");
+    if (h[2] != IDX_FM_PINV_B || h[3] != 0) return bad(path, "bad bucket size");
+    uint64_t np = h[1], nb = (m >> IDX_FM_PINV_B) + 1;
+    uint64_t lw = (np + 3) / 4, pw = (np * bits + 63) / 64;
+    if (sz != (IDX_FM_PINV_HEADER_WORDS + nb + 1 + lw + pw) * 8) return bad(path, "wrong size");
+    const uint64_t *dir = h + IDX_FM_PINV_HEADER_WORDS;
+    const uint16_t *low = (const uint16_t *)(dir + nb + 1);
+    if (dir[0] != 0 || dir[nb] != np) return bad(path, "bucket directory does not add up");
+    for (uint64_t b = 0; b < nb; b++) {
+        if (dir[b + 1] < dir[b] || dir[b + 1] - dir[b] > (UINT64_C(1) << IDX_FM_PINV_B))
+            return bad(path, "bucket directory out of order");
+        for (uint64_t i = dir[b]; i < dir[b + 1]; i++)
+            if ((i > dir[b] && low[i] <= low[i - 1]) || low[i] >> IDX_FM_PINV_B ||
+                (b << IDX_FM_PINV_B | low[i]) >= m)
+                return bad(path, "marked elements out of order or range");
     }
     out->t = (uint32_t)h[0];
-    out->nptrs = h[1];
-    out->ptrs = h + IDX_FM_PINV_HEADER_WORDS + sdp / 8;
+    out->nptrs = np;
+    out->dir = dir;
+    out->low = low;
+    out->ptrs = (const uint64_t *)low + lw;
     out->samples = samples;
     out->bits = bits;
     out->m = m;
@@ -167,10 +178,17 @@ idx_err idx_fm_pinv_load(const void *p, uint64_t sz, const uint64_t *samples, un
     return IDX_OK;
 }
 
-void idx_fm_pinv_free(idx_fm_pinv *pv) {
-    if (!pv) return;
-    idx_sdsl_sd_free(pv->marks);
-    pv->marks = NULL;
+void idx_fm_pinv_free(idx_fm_pinv *pv) { (void)pv; }
+
+/* Index of x among the marked elements, or -1. */
+static inline int64_t marked(const idx_fm_pinv *pv, uint64_t x) {
+    uint64_t b = x >> IDX_FM_PINV_B, lo = pv->dir[b], hi = pv->dir[b + 1];
+    uint16_t l = (uint16_t)(x & ((1u << IDX_FM_PINV_B) - 1));
+    for (uint64_t i = lo; i < hi; i++) {
+        if (pv->low[i] == l) return (int64_t)i;
+        if (pv->low[i] > l) break;
+    }
+    return -1;
 }
 
 idx_err idx_fm_pinv_get(const idx_fm_pinv *pv, uint64_t k, uint64_t *j, const char *path) {
@@ -185,10 +203,9 @@ idx_err idx_fm_pinv_get(const idx_fm_pinv *pv, uint64_t k, uint64_t *j, const ch
             *j = x;
             return IDX_OK;
         }
-        if (!jumped && pv->nptrs && idx_sdsl_sd_get(pv->marks, x)) {
-            uint64_t r = idx_sdsl_sd_rank(pv->marks, x);
-            if (r >= pv->nptrs) return bad(path, "pointer out of range");
-            x = pget(pv->ptrs, pv->bits, r);
+        int64_t r;
+        if (!jumped && (r = marked(pv, x)) >= 0) {
+            x = pget(pv->ptrs, pv->bits, (uint64_t)r);
             if (x >= pv->m) return bad(path, "pointer out of range");
             jumped = 1;
         } else {

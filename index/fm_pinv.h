@@ -7,17 +7,18 @@
 #define IDX_FM_PINV_H
 
 #include "idx_common.h"
-#include "sdsl_shim.h"
 
 #define IDX_FM_PINV_HEADER_WORDS 4u
 #define IDX_FM_PINV_MAX_T 4096u
 #define IDX_FM_PINV_T 32u /* default shortcut interval (measured: README, FM-index) */
+#define IDX_FM_PINV_B 10u /* bucket bits of the marked-element set */
 
 typedef struct {
     uint32_t t;
     uint64_t nptrs, m;
     unsigned bits;
-    idx_sdsl_sd *marks;       /* elements with a pointer */
+    const uint64_t *dir;      /* marked elements before each bucket, in the mapped file */
+    const uint16_t *low;      /* marked elements' low bits, in the mapped file */
     const uint64_t *ptrs;     /* packed, in the mapped file */
     const uint64_t *samples;  /* the shard's packed samples (pi) */
     const void *section;      /* the whole section, for verification */

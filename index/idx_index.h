@@ -68,8 +68,9 @@ idx_err idx_docs_len(const idx_docs *d, uint64_t doc_id, uint64_t *len);
 /* Appends bytes [off, off+len) of the document to out (clamped to the document).
  * Store: O(len + one block) decompression. FM: O(len + isa rate) LF steps. */
 idx_err idx_docs_text(const idx_docs *d, uint64_t doc_id, uint64_t off, uint64_t len, idx_buf *out);
-/* External id / title / metadata JSON (pointers into the mapped file; not
- * NUL-terminated: use the lengths). */
+/* External id / title / metadata JSON (pointers into the mapped file or into
+ * memory the store owns, valid while it is open; not NUL-terminated: use the
+ * lengths). */
 idx_err idx_docs_id(const idx_docs *d, uint64_t doc_id, const char **id, size_t *len);
 idx_err idx_docs_title(const idx_docs *d, uint64_t doc_id, const char **title, size_t *len);
 idx_err idx_docs_meta(const idx_docs *d, uint64_t doc_id, const char **json, size_t *len);

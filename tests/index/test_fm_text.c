@@ -360,7 +360,7 @@ static void expect_open_fails_in(const char *ix, const char *sec, const char *wh
 }
 static void expect_open_fails(const char *ix, const char *what) { expect_open_fails_in(ix, "isa", what); }
 
-/* "pinv" damage (header {t, nptrs, marks_bytes, 0}, marks, pointers) */
+/* "pinv" damage (header {t, nptrs, bucket bits, 0}, bucket directory, low bits, pointers) */
 static void mut_t_zero(unsigned char *sec, uint64_t *size) {
     (void)size;
     memset(sec, 0, 8);
@@ -377,6 +377,7 @@ static void mut_nptrs_plus(unsigned char *sec, uint64_t *size) {
     v++;
     memcpy(sec + 8, &v, 8);
 }
+/* the bucket-size word */
 static void mut_marks_len(unsigned char *sec, uint64_t *size) {
     (void)size;
     uint64_t v;
@@ -388,15 +389,13 @@ static void mut_marks_garbage(unsigned char *sec, uint64_t *size) {
     (void)size;
     for (int i = 32; i < 48; i++) sec[i] = 0xA5;
 }
-/* The first pointer (LSB of the pointer area) set to another in-range element. */
+/* Bit 0 of the section's last word: always a bit of some pointer (the
+ * packed pointers end the section). */
 static void mut_pointer(unsigned char *sec, uint64_t *size) {
-    uint64_t nptrs, mb;
+    uint64_t nptrs;
     memcpy(&nptrs, sec + 8, 8);
-    memcpy(&mb, sec + 16, 8);
     assert_true(nptrs > 0);
-    uint64_t at = 32 + (mb + 7) / 8 * 8;
-    assert_true(at < *size);
-    sec[at] ^= 0x03;
+    sec[*size - 8] ^= 0x01;
 }
 /* t + 1: the pointers no longer match the interval */
 static void mut_t_plus(unsigned char *sec, uint64_t *size) {

@@ -1,6 +1,9 @@
 /*
  * docs_load.c -- fuzz target: arbitrary bytes as INDEX/docs/docs.idx; when
  * the store opens, every accessor on every document must stay in bounds.
+ * Saved inputs include the compressed sections ("<name>.z": valid-zdocs.idx,
+ * a flipped frame byte, a wrong or huge raw length) and the raw layout of
+ * stores written before (valid-fmtext.idx).
  */
 #include <stdint.h>
 #include <stdio.h>

@@ -4,11 +4,14 @@
  * agrees with the file's own meta section where readable; the loader must
  * reject anything damaged with an error (never crash), and whatever loads is
  * queried (count, find, locate, cursor, and text by idx_fm_extract when the
- * shard has inverse samples "isa"). Saved inputs in fuzz/corpus/fm_load/
- * (valid shards with and without "isa", truncations, flipped bytes, and isa-*:
- * inverse samples cut short, with a wrong rate, width or rows, with their
- * checksums recomputed so that the loader's own checks are reached) are
- * replayed by ctest.
+ * shard has inverse samples, stored "isa" or derived "pinv"). Saved inputs in
+ * fuzz/corpus/fm_load/ (valid shards with and without "isa" or "pinv",
+ * truncations, flipped bytes; isa-*: inverse samples cut short, with a wrong
+ * rate, width or rows; pinv-*: shortcut pointers with a wrong interval, count,
+ * bucket size, a garbage or inconsistent bucket directory, a wrong pointer,
+ * cut short; all with their
+ * checksums recomputed so that the loader's own checks are reached, and
+ * pinv-flip without) are replayed by ctest.
  */
 #include <stdint.h>
 #include <stdio.h>

@@ -8,7 +8,8 @@
  * the target and published by one rename when complete, manifest last.
  *
  * Manifest part "fm" (format of the shard files at the top of fm.c):
- *   {"version":1, "layout":"compact"|"fast"|"sdsl", "sa_sample":S, "isa_sample":R (0: no "isa"),
+ *   {"version":1, "layout":"compact"|"fast"|"sdsl", "sa_sample":S, "isa_sample":R (0: no inverse
+ *    samples), "isa":"derived" (section "pinv", R = S) | "stored" (section "isa") | "none",
  *    "corpus_bytes":N (document bytes, separators excluded), "docs":D,
  *    "shards":[{"file":"fm/shard-0000.fm","first_doc":0,"docs":d,
  *               "text_bytes":t,"file_bytes":f}, ...]}
@@ -198,8 +199,9 @@ idx_err idx_index_build(const char *out_dir, const char *const *inputs, size_t n
     if (o.text_source == IDX_TEXT_DEFAULT) o.text_source = o.layout == IDX_FM_LAYOUT_FAST ? IDX_TEXT_STORE : IDX_TEXT_FM;
     if (o.text_source != IDX_TEXT_FM && o.text_source != IDX_TEXT_STORE) return idx_fail(IDX_ERR_INVALID, "unknown text source");
     if (o.isa_sample > IDX_FM_MAX_SAMPLE) return idx_fail(IDX_ERR_INVALID, "--isa-sample must be 1..%u", IDX_FM_MAX_SAMPLE);
-    if (o.isa_sample == 0) o.isa_sample = 128;
-    uint32_t isa = o.text_source == IDX_TEXT_FM ? o.isa_sample : 0;
+    /* text fm: inverse samples derived from the SA samples by default ("pinv", rate s), stored at --isa-sample R */
+    uint32_t isa = o.text_source != IDX_TEXT_FM ? 0 : o.isa_sample ? o.isa_sample : IDX_FM_ISA_DERIVE;
+    uint32_t isa_rate = isa == IDX_FM_ISA_DERIVE ? o.sa_sample : isa;
     idx_docs_opts dopts = {.store_text = o.text_source == IDX_TEXT_STORE, .text_from_fm = o.text_source == IDX_TEXT_FM};
     uint64_t shard_size = o.shard_size ? o.shard_size : derive_shard_size(o.mem, o.threads);
     if (o.layout == IDX_FM_LAYOUT_FAST && shard_size > FAST_MAX_SHARD) {
@@ -317,9 +319,10 @@ idx_err idx_index_build(const char *out_dir, const char *const *inputs, size_t n
                                                 "text_bytes", (json_int_t)(j->n - j->ndocs), "file_bytes",
                                                 (json_int_t)j->info.file_bytes));
     }
-    fmp = json_pack("{s:i, s:s, s:I, s:I, s:I, s:I, s:o}", "version", (int)IDX_FM_VERSION, "layout",
+    fmp = json_pack("{s:i, s:s, s:I, s:I, s:s, s:I, s:I, s:o}", "version", (int)IDX_FM_VERSION, "layout",
                     idx_fm_layout_name(o.layout), "sa_sample", (json_int_t)o.sa_sample,
-                    "isa_sample", (json_int_t)isa, "corpus_bytes", (json_int_t)text_bytes, "docs", (json_int_t)ndocs,
+                    "isa_sample", (json_int_t)isa_rate, "isa", isa == IDX_FM_ISA_DERIVE ? "derived" : isa ? "stored" : "none",
+                    "corpus_bytes", (json_int_t)text_bytes, "docs", (json_int_t)ndocs,
                     "shards", shards);
     docp = json_pack("{s:i, s:s, s:I, s:I, s:s}", "version", 1, "file", "docs/docs.idx", "docs", (json_int_t)ndocs,
                      "text_bytes", (json_int_t)text_bytes, "text", isa ? "fm" : "store");

@@ -40,6 +40,9 @@
  *             position k*r (row 0 is position n). idx_fm_extract starts at the
  *             first sampled position at or after the end of the wanted range
  *             and walks backward by LF steps (at most r-1 wasted steps).
+ *   "pinv"    (optional, instead of "isa": the default of `idx build --text fm`)
+ *             inverse samples at rate s derived from "samples" by shortcut
+ *             pointers over their permutation: format at the top of fm_pinv.c.
  * Every count and offset is checked against the file at open; checksums are
  * always verified before a section is handed to sdsl (which trusts its input).
  */
@@ -49,6 +52,7 @@
 #include "fm_block.h"
 #include "fm_fast.h"
 #include "fm_internal.h"
+#include "fm_pinv.h"
 #include "sdsl_shim.h"
 
 typedef struct {
@@ -67,8 +71,10 @@ typedef struct {
     idx_sdsl_sd *marks;
     const uint64_t *samples; /* packed, in the mapped file */
     const uint64_t *starts;  /* doc start offsets, in the mapped file */
-    const uint64_t *isa;     /* packed inverse samples, in the mapped file; NULL without */
-    uint64_t isa_r, isa_count;
+    const uint64_t *isa;     /* packed inverse samples ("isa"), in the mapped file; NULL without */
+    idx_fm_pinv pinv;        /* or derived from the SA samples ("pinv") when has_pinv */
+    int has_pinv;
+    uint64_t isa_r, isa_count; /* rate (s with "pinv") and count of inverse samples */
     unsigned isa_bits;
     uint64_t wt_bytes, marks_bytes, samples_bytes, docs_bytes, isa_bytes;
 } fm_shard;
@@ -225,45 +231,61 @@ static idx_err isa_verify(const fm_shard *sh) {
     return IDX_OK;
 }
 
+static int has_inv(const fm_shard *sh) { return sh->isa != NULL || sh->has_pinv; }
+
+/* The BWT row of text position k*r (k*r < n) from "isa" or "pinv". */
+static idx_err inv_row(const fm_shard *sh, uint64_t k, uint64_t *row) {
+    if (sh->isa) {
+        *row = packed_get(sh->isa, sh->isa_bits, k);
+        return IDX_OK;
+    }
+    uint64_t j;
+    idx_err e = idx_fm_pinv_get(&sh->pinv, k, &j, idx_file_path(sh->file));
+    if (e != IDX_OK) return e;
+    *row = idx_sdsl_sd_select(sh->marks, j);
+    return IDX_OK;
+}
+
 /* T[a, b) of the shard into dst (0 <= a <= b <= n), by LF steps backward.
- * The range is cut at the multiples of r inside it; each piece is walked from
- * the inverse sample at its end (the last piece from the first sample at or
- * after b, or from the end of the text), up to EXTRACT_LANES pieces in
- * lockstep so that their independent cache misses overlap. Same number of
- * steps as one walk from the end. */
+ * The range is cut at multiples of r into up to EXTRACT_LANES pieces of
+ * about equal length; each piece is walked from the inverse sample at or
+ * after its end (the last one from the first sample at or after b, or from
+ * the end of the text), all in lockstep so that their independent cache
+ * misses overlap. Steps: b - a plus at most r - 1; inverse samples looked up:
+ * at most EXTRACT_LANES (each ~t reads of the samples with "pinv"). */
 #define EXTRACT_LANES 8
 static idx_err shard_extract(const fm_shard *sh, uint64_t a, uint64_t b, unsigned char *dst) {
     const uint64_t r = sh->isa_r;
-    uint64_t hi = b;
-    while (hi > a) {
-        uint64_t row[EXTRACT_LANES], p[EXTRACT_LANES], lo[EXTRACT_LANES], end[EXTRACT_LANES];
-        int nl = 0;
-        for (; nl < EXTRACT_LANES && hi > a; nl++) {
-            uint64_t l = (hi - 1) / r * r, k = hi / r + (hi % r != 0);
-            lo[nl] = l < a ? a : l;
-            end[nl] = hi;
-            if (k * r >= sh->n) {
-                p[nl] = sh->n; /* the suffix "$" */
-                row[nl] = 0;
-            } else {
-                p[nl] = k * r;
-                row[nl] = packed_get(sh->isa, sh->isa_bits, k);
-            }
-            hi = lo[nl];
+    if (a >= b) return IDX_OK;
+    uint64_t row[EXTRACT_LANES], p[EXTRACT_LANES], lo[EXTRACT_LANES], end[EXTRACT_LANES];
+    uint64_t ka = a / r, nb = (b - 1) / r - ka + 1;
+    int nl = nb < EXTRACT_LANES ? (int)nb : EXTRACT_LANES;
+    for (int j = 0; j < nl; j++) {
+        uint64_t l = (ka + nb * (uint64_t)j / (uint64_t)nl) * r, h = (ka + nb * (uint64_t)(j + 1) / (uint64_t)nl) * r;
+        lo[j] = l < a ? a : l;
+        end[j] = h > b ? b : h;
+        uint64_t k = end[j] / r + (end[j] % r != 0);
+        if (k * r >= sh->n) {
+            p[j] = sh->n; /* the suffix "$" */
+            row[j] = 0;
+        } else {
+            p[j] = k * r;
+            idx_err e = inv_row(sh, k, &row[j]);
+            if (e != IDX_OK) return e;
         }
-        for (int live = nl; live;) {
-            live = 0;
-            for (int j = 0; j < nl; j++) {
-                if (p[j] <= lo[j]) continue;
-                uint64_t x = row[j];
-                if (x > sh->n || x == sh->primary) return corrupt(sh, "isa", "LF walk left the text");
-                unsigned char c;
-                uint64_t rk = bwt_isel(sh, x - (x > sh->primary), &c);
-                uint64_t q = --p[j];
-                if (q < end[j]) dst[q - a] = c;
-                row[j] = sh->C[c] + rk;
-                live += p[j] > lo[j];
-            }
+    }
+    for (int live = nl; live;) {
+        live = 0;
+        for (int j = 0; j < nl; j++) {
+            if (p[j] <= lo[j]) continue;
+            uint64_t x = row[j];
+            if (x > sh->n || x == sh->primary) return corrupt(sh, sh->isa ? "isa" : "pinv", "LF walk left the text");
+            unsigned char c;
+            uint64_t rk = bwt_isel(sh, x - (x > sh->primary), &c);
+            uint64_t q = --p[j];
+            if (q < end[j]) dst[q - a] = c;
+            row[j] = sh->C[c] + rk;
+            live += p[j] > lo[j];
         }
     }
     return IDX_OK;
@@ -347,6 +369,19 @@ static idx_err shard_load(fm_shard *sh, const char *path, uint64_t want_first_do
     sh->samples = p;
     sh->samples_bytes = sz;
 
+    /* inverse samples derived from the SA samples (optional, not with "isa") */
+    e = idx_file_section_opt(sh->file, "pinv", &p, &sz);
+    if (e != IDX_OK) return e;
+    if (p) {
+        if (sh->isa) return corrupt(sh, "pinv", "both \"isa\" and \"pinv\"");
+        e = idx_fm_pinv_load(p, sz, sh->samples, sh->sample_bits, sh->nsamples, &sh->pinv, path);
+        if (e != IDX_OK) return e;
+        sh->has_pinv = 1;
+        sh->isa_r = sh->s;
+        sh->isa_count = sh->nsamples;
+        sh->isa_bytes = sz;
+    }
+
     /* marks */
     e = idx_file_section(sh->file, "marks", &p, &sz);
     if (e != IDX_OK) return e;
@@ -426,11 +461,13 @@ static idx_err shard_load(fm_shard *sh, const char *path, uint64_t want_first_do
             }
         }
         if (sh->isa && (e = isa_verify(sh)) != IDX_OK) return e;
+        if (sh->has_pinv && (e = idx_fm_pinv_verify(&sh->pinv, path)) != IDX_OK) return e;
     }
     return IDX_OK;
 }
 
 static void shard_free(fm_shard *sh) {
+    idx_fm_pinv_free(&sh->pinv);
     idx_sdsl_wt_free(sh->wt);
     idx_sdsl_sd_free(sh->marks);
     idx_file_close(sh->file);
@@ -549,9 +586,14 @@ idx_err idx_fm_get_shard_sizes(const idx_fm *fm, size_t shard, idx_fm_shard_size
 
 /* ---- text ------------------------------------------------------------------ */
 
+int idx_fm_shard_isa_kind(const idx_fm *fm, size_t shard) {
+    if (shard >= fm->nshards) return -1;
+    return fm->shards[shard].has_pinv ? 2 : fm->shards[shard].isa ? 1 : 0;
+}
+
 int idx_fm_has_text(const idx_fm *fm) {
     for (size_t s = 0; s < fm->nshards; s++)
-        if (!fm->shards[s].isa) return 0;
+        if (!has_inv(&fm->shards[s])) return 0;
     return fm->nshards > 0;
 }
 
@@ -587,7 +629,7 @@ idx_err idx_fm_extract(const idx_fm *fm, uint64_t global_doc, uint64_t offset, u
     uint64_t start, dl;
     idx_err e = doc_span(fm, global_doc, &sh, &start, &dl);
     if (e != IDX_OK) return e;
-    if (!sh->isa)
+    if (!has_inv(sh))
         return idx_fail(IDX_ERR_UNSUPPORTED, "%s: built without inverse samples (\"isa\"): no text from the FM-index",
                         idx_file_path(sh->file));
     if (offset > dl) offset = dl;

@@ -4,7 +4,9 @@
  * is below 2^31 bytes, divsufsort64 beyond), then one pass over the suffix
  * array that streams the BWT (sentinel row removed) to a scratch file and
  * collects the text-order suffix-array samples and the inverse samples (the
- * row of every r-th text position, section "isa"), then the rank structure from
+ * row of every r-th text position, section "isa", with --isa-sample r; by
+ * default they are derived from the SA samples instead, section "pinv",
+ * fm_pinv.c, after the pass), then the rank structure from
  * that file (compact: fm_block.c and fast: fm_fast.c over the mapped file;
  * sdsl: its wavelet tree built by sdsl), and finally the file written section
  * by section.
@@ -26,6 +28,7 @@
 #include "fm_block.h"
 #include "fm_fast.h"
 #include "fm_internal.h"
+#include "fm_pinv.h"
 #include "sdsl_shim.h"
 
 static unsigned bit_width(uint64_t v) {
@@ -102,6 +105,8 @@ idx_err idx_fm_shard_build(const char *path, const char *scratch_dir, const unsi
         return idx_fail(IDX_ERR_INTERNAL, "shard text must end with a separator");
     if (sa_sample == 0 || sa_sample > IDX_FM_MAX_SAMPLE)
         return idx_fail(IDX_ERR_INVALID, "suffix-array sample rate must be 1..%u", IDX_FM_MAX_SAMPLE);
+    int derive = isa_sample == IDX_FM_ISA_DERIVE;
+    if (derive) isa_sample = 0;
     if (isa_sample > IDX_FM_MAX_SAMPLE)
         return idx_fail(IDX_ERR_INVALID, "inverse sample rate must be 0..%u", IDX_FM_MAX_SAMPLE);
     if (n >= (UINT64_C(1) << 48)) return idx_fail(IDX_ERR_LIMIT, "shard too large");
@@ -142,6 +147,7 @@ idx_err idx_fm_shard_build(const char *path, const char *scratch_dir, const unsi
     unsigned char *fast = NULL;
     uint64_t fast_len = 0;
     idx_file_writer *w = NULL;
+    idx_buf pinv = {0};
     if (!st.marks || !st.samples || !bo || (isa_sample && !st.isa)) {
         e = idx_fail(IDX_ERR_NOMEM, "out of memory for suffix-array samples");
         goto done;
@@ -206,6 +212,7 @@ idx_err idx_fm_shard_build(const char *path, const char *scratch_dir, const unsi
         e = idx_fail(IDX_ERR_INTERNAL, "sample count mismatch");
         goto done;
     }
+    if (derive && (e = idx_fm_pinv_build(st.samples, st.bits, nsamples, IDX_FM_PINV_T, &pinv)) != IDX_OK) goto done;
 
     double tw = idx_now();
     if (layout == IDX_FM_LAYOUT_FAST || layout == IDX_FM_LAYOUT_COMPACT) {
@@ -263,6 +270,7 @@ idx_err idx_fm_shard_build(const char *path, const char *scratch_dir, const unsi
     if ((e = idx_file_put_section(w, "docs", starts, ndocs * 8)) != IDX_OK) goto done;
     if (st.isa && (e = idx_file_put_section(w, "isa", st.isa, (IDX_FM_ISA_HEADER_WORDS + isa_words) * 8)) != IDX_OK)
         goto done;
+    if (derive && (e = idx_file_put_section(w, "pinv", pinv.data, pinv.len)) != IDX_OK) goto done;
     e = idx_file_commit(w);
     w = NULL;
     if (e != IDX_OK) goto done;
@@ -271,7 +279,7 @@ idx_err idx_fm_shard_build(const char *path, const char *scratch_dir, const unsi
         info->marks_bytes = sd_bytes;
         info->samples_bytes = words * 8;
         info->docs_bytes = ndocs * 8;
-        info->isa_bytes = st.isa ? (IDX_FM_ISA_HEADER_WORDS + isa_words) * 8 : 0;
+        info->isa_bytes = st.isa ? (IDX_FM_ISA_HEADER_WORDS + isa_words) * 8 : pinv.len;
         info->file_bytes = idx_du(path);
         info->total_seconds = idx_now() - t0;
     }
@@ -286,6 +294,7 @@ done:
     free(st.marks);
     free(st.samples);
     free(st.isa);
+    idx_buf_free(&pinv);
     idx_sdsl_wt_free(wt);
     idx_sdsl_sd_free(sd);
     free(fast);

@@ -14,6 +14,7 @@
 #define IDX_FM_META_WORDS 265u /* see the format at the top of fm.c */
 #define IDX_FM_MAX_SAMPLE 65536u
 #define IDX_FM_ISA_HEADER_WORDS 4u /* see the "isa" section at the top of fm.c */
+#define IDX_FM_ISA_DERIVE 0xFFFFFFFFu /* isa_sample of idx_fm_shard_build: derive, section "pinv" */
 
 /* Layout code in a shard's meta section (0 sdsl, 1 fast, 2 compact) and name
  * in the manifest, from the API's idx_fm_layout; -1 / NULL if unknown. */
@@ -29,12 +30,17 @@ static inline const char *idx_fm_layout_name(idx_fm_layout l) {
     return l == IDX_FM_LAYOUT_SDSL ? "sdsl" : l == IDX_FM_LAYOUT_FAST ? "fast" : l == IDX_FM_LAYOUT_COMPACT ? "compact" : NULL;
 }
 
+/* Where a shard's inverse samples come from: 0 none, 1 stored ("isa"),
+ * 2 derived ("pinv"); -1 no such shard. */
+int idx_fm_shard_isa_kind(const idx_fm *fm, size_t shard);
+
 /* Builds one shard file at `path` from text[0..n): the shard's documents,
  * each followed by the separator byte 0xFF (so text[n-1] == 0xFF), whose
  * start offsets are starts[0..ndocs). scratch_dir holds a temporary BWT file.
  * text is not modified. isa_sample r > 0 adds the "isa" section (the BWT row
  * of every text position that is a multiple of r) from which idx_fm_extract
- * rebuilds text; 0 leaves it out. Reports sizes through *info (may be NULL).
+ * rebuilds text; IDX_FM_ISA_DERIVE adds the "pinv" section instead (inverse
+ * samples at rate s derived from the SA samples, fm_pinv.c); 0 leaves both out. Reports sizes through *info (may be NULL).
  * Memory: 4n (or 8n past 2^31 bytes) for the suffix array plus about n. */
 typedef struct {
     uint64_t file_bytes, wt_bytes, marks_bytes, samples_bytes, docs_bytes, isa_bytes;

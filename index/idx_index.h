@@ -33,7 +33,7 @@ typedef struct {
     uint32_t block_size; /* uncompressed bytes per compressed block; 0 = 64 KiB */
     int store_text;      /* 1 (default when opts is NULL) = keep the text */
     int text_from_fm;    /* with store_text 0: the text comes from the FM-index of the same
-                            index directory (its shards have the "isa" section) */
+                            index directory (its shards have inverse samples, "pinv" or "isa") */
 } idx_docs_opts;
 
 /* Writes INDEX_PART_DIR/docs.idx (the caller gives the part directory). */
@@ -68,8 +68,9 @@ idx_err idx_docs_len(const idx_docs *d, uint64_t doc_id, uint64_t *len);
 /* Appends bytes [off, off+len) of the document to out (clamped to the document).
  * Store: O(len + one block) decompression. FM: O(len + isa rate) LF steps. */
 idx_err idx_docs_text(const idx_docs *d, uint64_t doc_id, uint64_t off, uint64_t len, idx_buf *out);
-/* External id / title / metadata JSON (pointers into the mapped file; not
- * NUL-terminated: use the lengths). */
+/* External id / title / metadata JSON (pointers into the mapped file or into
+ * memory the store owns, valid while it is open; not NUL-terminated: use the
+ * lengths). */
 idx_err idx_docs_id(const idx_docs *d, uint64_t doc_id, const char **id, size_t *len);
 idx_err idx_docs_title(const idx_docs *d, uint64_t doc_id, const char **title, size_t *len);
 idx_err idx_docs_meta(const idx_docs *d, uint64_t doc_id, const char **json, size_t *len);
@@ -107,10 +108,12 @@ idx_err idx_fm_count(const idx_fm *fm, const void *pat, size_t len, uint64_t *co
  * the range (BWT row of the first position >= end that is a multiple of the
  * shard's isa rate r, or the end of the shard) and walks backward by LF
  * steps, one inverse-select (byte + rank in one traversal) per byte:
- * O(len + r) steps. IDX_ERR_UNSUPPORTED if a shard was built without the
- * "isa" section (`idx build --text store`). */
+ * O(len + r) steps (r = the SA sample rate s when the inverse samples are
+ * derived from the SA samples, "pinv": plus ~t reads of the samples for each
+ * of at most 8 starting rows). IDX_ERR_UNSUPPORTED if a shard was built
+ * without inverse samples (`idx build --text store`). */
 idx_err idx_fm_extract(const idx_fm *fm, uint64_t global_doc, uint64_t offset, uint64_t len, idx_buf *out);
-/* 1 if every shard has the "isa" section (idx_fm_extract works). */
+/* 1 if every shard has inverse samples, "pinv" or "isa" (idx_fm_extract works). */
 int idx_fm_has_text(const idx_fm *fm);
 /* Length of a global document (separator excluded). */
 idx_err idx_fm_doc_len(const idx_fm *fm, uint64_t global_doc, uint64_t *len);
@@ -152,9 +155,9 @@ typedef struct {
     uint64_t file_bytes;           /* the whole shard file */
     uint64_t bwt_bytes;            /* wavelet tree or rank blocks */
     uint64_t marks_bytes, samples_bytes, docs_bytes; /* sampled SA and doc starts */
-    uint64_t isa_bytes;            /* inverse samples ("isa"), 0 without */
+    uint64_t isa_bytes;            /* inverse samples ("isa" or "pinv"), 0 without */
     uint32_t sa_sample;
-    uint32_t isa_sample;           /* 0 without "isa" */
+    uint32_t isa_sample;           /* their rate (s with "pinv"); 0 without */
     idx_fm_layout layout;
 } idx_fm_shard_sizes;
 idx_err idx_fm_get_shard_sizes(const idx_fm *fm, size_t shard, idx_fm_shard_sizes *out);
@@ -181,10 +184,11 @@ typedef struct {
     idx_err (*finish)(void *ud, const char *tmp_dir, json_t *manifest);
     void *source_ud;
     /* Where document text comes from (IDX_TEXT_*): the FM-index (shards get
-     * the "isa" section; the document store keeps no text) or the zstd store.
+     * inverse samples, "pinv" or "isa"; the document store keeps no text) or the zstd store.
      * DEFAULT = fm for the compact layout, store for the fast one. */
     int text_source;
-    uint32_t isa_sample;     /* inverse suffix-array sample rate with text fm; 0 = 128 */
+    uint32_t isa_sample;     /* with text fm: 0 = inverse samples derived from the SA samples
+                              * (section "pinv", rate = sa_sample); R = stored at rate R ("isa") */
 } idx_index_build_opts;
 enum { IDX_TEXT_DEFAULT = 0, IDX_TEXT_FM = 1, IDX_TEXT_STORE = 2 };
 

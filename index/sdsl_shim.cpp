@@ -125,6 +125,7 @@ struct idx_sdsl_wt {
 struct idx_sdsl_sd {
     sd_type sd;
     sd_type::rank_1_type rank;
+    sd_type::select_1_type select;
 };
 
 extern "C" {
@@ -202,6 +203,7 @@ idx_err idx_sdsl_sd_build(uint64_t n, const uint64_t *pos, uint64_t m, idx_sdsl_
         sd_type t(b);
         s->sd.swap(t);
         s->rank = sd_type::rank_1_type(&s->sd);
+        s->select = sd_type::select_1_type(&s->sd);
         *out = s;
         return IDX_OK;
     } catch (const std::bad_alloc &) {
@@ -230,6 +232,7 @@ idx_err idx_sdsl_sd_load(const void *data, size_t n, idx_sdsl_sd **out) {
     s->sd.swap(*t);
     delete t;
     s->rank = sd_type::rank_1_type(&s->sd);
+    s->select = sd_type::select_1_type(&s->sd);
     *out = s;
     return IDX_OK;
 }
@@ -247,5 +250,7 @@ uint64_t idx_sdsl_sd_ones(const idx_sdsl_sd *sd) { return sd->rank(sd->sd.size()
 int idx_sdsl_sd_get(const idx_sdsl_sd *sd, uint64_t i) { return sd->sd[i] ? 1 : 0; }
 
 uint64_t idx_sdsl_sd_rank(const idx_sdsl_sd *sd, uint64_t i) { return sd->rank(i); }
+
+uint64_t idx_sdsl_sd_select(const idx_sdsl_sd *sd, uint64_t k) { return sd->select(k + 1); }
 
 } /* extern "C" */

@@ -50,6 +50,7 @@ uint64_t idx_sdsl_sd_size(const idx_sdsl_sd *sd);
 uint64_t idx_sdsl_sd_ones(const idx_sdsl_sd *sd);
 int idx_sdsl_sd_get(const idx_sdsl_sd *sd, uint64_t i); /* bit i (< size) */
 uint64_t idx_sdsl_sd_rank(const idx_sdsl_sd *sd, uint64_t i); /* ones in [0, i) */
+uint64_t idx_sdsl_sd_select(const idx_sdsl_sd *sd, uint64_t k); /* position of the k-th one, k < ones (0-based) */
 
 #ifdef __cplusplus
 }

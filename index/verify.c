@@ -76,6 +76,29 @@ idx_err idx_index_verify(const char *index_dir, int deep) {
                     e = idx_fail(IDX_ERR_CORRUPT, "manifest part \"fm\": shards disagree on the inverse sample rate");
                 goto done;
             }
+            /* no unknown keys in part "fm" (a damaged key name is not taken for an absent one) */
+            static const char *known[] = {"version", "layout", "sa_sample", "isa_sample", "isa",
+                                          "corpus_bytes", "docs", "shards"};
+            const char *key;
+            json_t *val;
+            json_object_foreach(fp, key, val) {
+                size_t q = 0;
+                while (q < sizeof known / sizeof known[0] && strcmp(key, known[q]) != 0) q++;
+                if (q == sizeof known / sizeof known[0]) {
+                    e = idx_fail(IDX_ERR_CORRUPT, "manifest part \"fm\": unknown key \"%s\"", key);
+                    goto done;
+                }
+            }
+            /* "isa": how they are kept (absent in indexes from before "pinv": stored or none) */
+            const char *kind = json_string_value(json_object_get(fp, "isa"));
+            for (size_t i = 0; i < idx_fm_shard_count(fm); i++) {
+                int k = idx_fm_shard_isa_kind(fm, i);
+                const char *want_kind = k == 2 ? "derived" : k == 1 ? "stored" : "none";
+                if (kind ? strcmp(kind, want_kind) != 0 : k == 2) {
+                    e = idx_fail(IDX_ERR_CORRUPT, "manifest part \"fm\": \"isa\" disagrees with shard %zu", i);
+                    goto done;
+                }
+            }
         }
         if (src == IDX_DOCS_TEXT_FM) {
             if (!idx_fm_has_text(fm)) {

@@ -175,7 +175,8 @@ static void test_text_every_layout_rate_and_shards(void **state) {
         idx_fm_shard_sizes s;
         assert_int_equal(idx_fm_get_shard_sizes(fm, 0, &s), IDX_OK);
         int fm_text = cfg[k].text == IDX_TEXT_FM || (cfg[k].text == IDX_TEXT_DEFAULT && cfg[k].layout != IDX_FM_LAYOUT_FAST);
-        assert_int_equal(s.isa_sample, fm_text ? (cfg[k].isa ? cfg[k].isa : 128) : 0);
+        /* no --isa-sample: derived from the SA samples ("pinv", rate s = 4 here); else stored at that rate */
+        assert_int_equal(s.isa_sample, fm_text ? (cfg[k].isa ? cfg[k].isa : s.sa_sample) : 0);
         assert_int_equal(s.isa_bytes > 0, fm_text);
         idx_fm_close(fm);
         check_text(&g_c, ix, fm_text ? IDX_DOCS_TEXT_FM : IDX_DOCS_TEXT_STORE);
@@ -184,6 +185,8 @@ static void test_text_every_layout_rate_and_shards(void **state) {
         assert_int_equal(idx_manifest_load(ix, &man), IDX_OK);
         assert_string_equal(json_string_value(json_object_get(idx_manifest_part(man, "docs"), "text")),
                             fm_text ? "fm" : "store");
+        assert_string_equal(json_string_value(json_object_get(idx_manifest_part(man, "fm"), "isa")),
+                            !fm_text ? "none" : cfg[k].isa ? "stored" : "derived");
         json_decref(man);
         idx_docs *d;
         assert_int_equal(idx_docs_open(ix, 0, &d), IDX_OK);
@@ -338,22 +341,125 @@ static void mut_row_range(unsigned char *sec, uint64_t *size) {
     memcpy(sec + 32, &w, 8);
 }
 
-static void expect_open_fails(const char *ix, const char *what) {
+static void expect_open_fails_in(const char *ix, const char *sec, const char *what) {
     idx_fm *fm = NULL;
     assert_int_equal(idx_fm_open(ix, 0, &fm), IDX_ERR_CORRUPT);
-    if (!strstr(idx_errmsg(), what) || !strstr(idx_errmsg(), "isa"))
+    if (!strstr(idx_errmsg(), what) || !strstr(idx_errmsg(), sec))
         fail_msg("message '%s' lacks '%s'", idx_errmsg(), what);
     /* every reader of text fails cleanly, with the message */
     idx_docs *d;
     assert_int_equal(idx_docs_open(ix, 0, &d), IDX_OK);
     idx_buf b = {0};
     assert_int_equal(idx_docs_text(d, 1, 0, 10, &b), IDX_ERR_CORRUPT);
-    assert_non_null(strstr(idx_errmsg(), "isa"));
+    assert_non_null(strstr(idx_errmsg(), sec));
     idx_buf_free(&b);
     idx_docs_close(d);
-    assert_int_equal(t_sh("'%s' show --number '%s' 1 2>&1 >/dev/null | grep -q isa", t_idx_bin(), ix), 0);
+    assert_int_equal(t_sh("'%s' show --number '%s' 1 2>&1 >/dev/null | grep -q %s", t_idx_bin(), ix, sec), 0);
     assert_int_equal(t_sh("'%s' show --number '%s' 1 >/dev/null 2>&1", t_idx_bin(), ix), 1);
     assert_int_not_equal(idx_index_verify(ix, 1), IDX_OK);
+}
+static void expect_open_fails(const char *ix, const char *what) { expect_open_fails_in(ix, "isa", what); }
+
+/* "pinv" damage (header {t, nptrs, bucket bits, 0}, bucket directory, low bits, pointers) */
+static void mut_t_zero(unsigned char *sec, uint64_t *size) {
+    (void)size;
+    memset(sec, 0, 8);
+}
+static void mut_nptrs_huge(unsigned char *sec, uint64_t *size) {
+    (void)size;
+    uint64_t v = UINT64_C(1) << 40;
+    memcpy(sec + 8, &v, 8);
+}
+static void mut_nptrs_plus(unsigned char *sec, uint64_t *size) {
+    (void)size;
+    uint64_t v;
+    memcpy(&v, sec + 8, 8);
+    v++;
+    memcpy(sec + 8, &v, 8);
+}
+/* the bucket-size word */
+static void mut_marks_len(unsigned char *sec, uint64_t *size) {
+    (void)size;
+    uint64_t v;
+    memcpy(&v, sec + 16, 8);
+    v += 1000000;
+    memcpy(sec + 16, &v, 8);
+}
+static void mut_marks_garbage(unsigned char *sec, uint64_t *size) {
+    (void)size;
+    for (int i = 32; i < 48; i++) sec[i] = 0xA5;
+}
+/* Bit 0 of the section's last word: always a bit of some pointer (the
+ * packed pointers end the section). */
+static void mut_pointer(unsigned char *sec, uint64_t *size) {
+    uint64_t nptrs;
+    memcpy(&nptrs, sec + 8, 8);
+    assert_true(nptrs > 0);
+    sec[*size - 8] ^= 0x01;
+}
+/* t + 1: the pointers no longer match the interval */
+static void mut_t_plus(unsigned char *sec, uint64_t *size) {
+    (void)size;
+    uint64_t t;
+    memcpy(&t, sec, 8);
+    t += 1;
+    memcpy(sec, &t, 8);
+}
+
+static void test_malformed_pinv(void **state) {
+    (void)state;
+    struct {
+        mutator m;
+        const char *msg;
+    } cases[] = {{mut_truncate, "pinv"},  {mut_header_only, "too short"}, {mut_t_zero, "shortcut interval"},
+                 {mut_nptrs_huge, "pointer count"}, {mut_nptrs_plus, "pinv"}, {mut_marks_len, "pinv"},
+                 {mut_marks_garbage, "pinv"}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        char *ix = build("ix_badp", IDX_FM_LAYOUT_COMPACT, IDX_TEXT_FM, 0, 0);
+        char *p = t_path(ix, "fm/shard-0000.fm");
+        reseal(p, "pinv", cases[k].m);
+        expect_open_fails_in(ix, "pinv", cases[k].msg);
+        free(p);
+        free(ix);
+    }
+    /* loadable but wrong: deep verify names "pinv"; every text read is right or a clear error, never a hang */
+    mutator wrong[] = {mut_pointer, mut_t_plus};
+    for (int k = 0; k < 2; k++) {
+        char *ix = build("ix_badp", IDX_FM_LAYOUT_COMPACT, IDX_TEXT_FM, 0, 0);
+        char *p = t_path(ix, "fm/shard-0000.fm");
+        reseal(p, "pinv", wrong[k]);
+        if (idx_index_verify(ix, 0) != IDX_OK) fail_msg("case %d: %s", k, idx_errmsg());
+        assert_int_equal(idx_index_verify(ix, 1), IDX_ERR_CORRUPT);
+        assert_non_null(strstr(idx_errmsg(), "pinv"));
+        idx_docs *d;
+        assert_int_equal(idx_docs_open(ix, 0, &d), IDX_OK);
+        idx_buf b = {0};
+        for (size_t i = 0; i < g_c.n; i++) {
+            b.len = 0;
+            idx_err e = idx_docs_text(d, i, 0, UINT64_MAX / 2, &b);
+            assert_true(e == IDX_OK || e == IDX_ERR_CORRUPT);
+            if (e == IDX_OK) {
+                assert_int_equal(b.len, g_c.len[i]);
+                if (b.len) assert_memory_equal(b.data, g_c.text[i], b.len);
+            }
+        }
+        idx_buf_free(&b);
+        idx_docs_close(d);
+        free(p);
+        free(ix);
+    }
+    /* the manifest must name how the inverse samples are kept */
+    {
+        char *ix = build("ix_badp", IDX_FM_LAYOUT_COMPACT, IDX_TEXT_FM, 0, 0);
+        json_t *man;
+        assert_int_equal(idx_manifest_load(ix, &man), IDX_OK);
+        json_object_set_new(idx_manifest_part(man, "fm"), "isa", json_string("stored"));
+        assert_int_equal(idx_manifest_save(ix, man), IDX_OK);
+        json_decref(man);
+        assert_int_equal(idx_index_verify(ix, 0), IDX_ERR_CORRUPT);
+        assert_non_null(strstr(idx_errmsg(), "isa"));
+        free(ix);
+    }
 }
 
 static void test_malformed_isa(void **state) {
@@ -491,6 +597,7 @@ int main(void) {
         cmocka_unit_test(test_text_every_layout_rate_and_shards),
         cmocka_unit_test(test_cli_show_and_find),
         cmocka_unit_test(test_malformed_isa),
+        cmocka_unit_test(test_malformed_pinv),
         cmocka_unit_test(test_shared_fm_and_rebuild),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -18,6 +18,8 @@
 #   REPS=3            rounds; in each, every side makes one warm-up and one timed
 #                     pass over every query set (medians over rounds are printed)
 #   THREADS=2         idx build --threads
+#   FAST_THREADS=1    idx build --threads for the fast side (one thread: one shard
+#                     up to --mem/7, the fastest counts; the fast layout pays per shard)
 #   IDX_BUILD_DIR=build-bench   CMake build directory used for idx and fm_bench
 #   OUT=bench/out/NAME          work directory (indexes, queries, answers)
 #   SEED=42  NQ=10000           query generator seed and queries per set
@@ -90,7 +92,7 @@ for lay in sdsl fast; do
   rm -f "$out"/$lay.*
   want $lay || continue
   if "$idx" build --help 2>&1 | grep -q -- "--layout.*$lay"; then
-    if [ $lay = fast ]; then lay_args=(--layout fast --text "${FAST_TEXT:-store}"); else lay_args=(--layout $lay); fi
+    if [ $lay = fast ]; then lay_args=(--layout fast --text "${FAST_TEXT:-store}" --threads "${FAST_THREADS:-1}"); else lay_args=(--layout $lay); fi
     if build_ours $lay "${lay_args[@]}"; then :; else
       log "the $lay layout failed to build; left out"; rm -rf "$out/$lay.idx" "$out"/$lay.*
     fi

@@ -691,6 +691,15 @@ idx_err idx_fm_count(const idx_fm *fm, const void *pat, size_t len, uint64_t *co
         }
         for (size_t k = len; k-- > 0;) {
             int live = 0;
+            /* compact layout: first start every shard's first misses (block
+             * headers and count records of both bounds), then walk */
+            for (size_t s = 0; s < fm->nshards && fm->nshards > 1; s++) {
+                const fm_shard *sh = &fm->shards[s];
+                if (!sh->is_block || lo[s] >= hi[s]) continue;
+                uint64_t l = lo[s], h = hi[s];
+                idx_fm_block_prefetch(&sh->blk, l - (l > sh->primary), p[k]);
+                if (h - l > 1) idx_fm_block_prefetch(&sh->blk, h - (h > sh->primary), p[k]);
+            }
             for (size_t s = 0; s < fm->nshards; s++) {
                 if (lo[s] >= hi[s]) continue;
                 shard_step(&fm->shards[s], p[k], &lo[s], &hi[s]);

@@ -198,6 +198,15 @@ uint64_t idx_fm_block_rank(const idx_fm_block *f, uint64_t i, unsigned char c) {
     return r + block_rank(f->data + f->boff[b], (unsigned)g, j);
 }
 
+void idx_fm_block_prefetch(const idx_fm_block *f, uint64_t i, unsigned char c) {
+    int g = f->code[c];
+    if (g < 0) return;
+    if (i > f->n) i = f->n;
+    uint64_t b = i >> f->lb;
+    __builtin_prefetch(f->data + f->boff[b]);
+    __builtin_prefetch(count_rec(f, b, (unsigned)g));
+}
+
 void idx_fm_block_rank2(const idx_fm_block *f, uint64_t i, uint64_t j, unsigned char c, uint64_t *ri, uint64_t *rj) {
     int g = f->code[c];
     if (g < 0) {

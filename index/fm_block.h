@@ -52,6 +52,9 @@ uint64_t idx_fm_block_rank(const idx_fm_block *f, uint64_t i, unsigned char c);
 /* bwt[i] (i < n) into *c, and its rank among bwt[0, i). */
 uint64_t idx_fm_block_inverse_select(const idx_fm_block *f, uint64_t i, unsigned char *c);
 /* Ranks of c at i <= j, sharing the tree walk when both fall in one block. */
+/* Starts loading what a rank of c at i reads first (the block's header and
+ * count record), so that several independent ranks can overlap their misses. */
+void idx_fm_block_prefetch(const idx_fm_block *f, uint64_t i, unsigned char c);
 void idx_fm_block_rank2(const idx_fm_block *f, uint64_t i, uint64_t j, unsigned char c, uint64_t *ri, uint64_t *rj);
 
 #endif

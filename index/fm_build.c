@@ -93,6 +93,43 @@ static inline idx_err pass_row(pass_state *st, uint64_t row, uint64_t sa) {
     return IDX_OK;
 }
 
+/* Divisibility of a 32-bit value by d without a division (Lemire, Kaser and
+ * Kurz, "Faster remainder by direct computation", 2019): with
+ * M = floor((2^64 - 1) / d) + 1, d divides a iff (M * a mod 2^64) <= M - 1
+ * (d = 1 gives M = 0, always true). The pass tests every row, and a 64-bit
+ * division per row was a fifth of its time. */
+static inline int divides32(uint64_t M, uint32_t a) { return M * a <= M - 1; }
+
+/* The pass for a 32-bit suffix array: pass_row's work with the text byte of
+ * row i + 64 prefetched (each is a random access into the shard's text) and
+ * the sample tests done by multiplication. */
+static idx_err pass_sa32(pass_state *st, const int32_t *sa, uint64_t n) {
+    idx_err e = pass_row(st, 0, n);
+    const uint64_t Ms = UINT64_MAX / st->s + 1, Mr = st->r ? UINT64_MAX / st->r + 1 : 0;
+    bwt_out *o = st->out;
+    const unsigned char *text = st->text;
+    for (uint64_t i = 0; i < n && e == IDX_OK; i++) {
+        if (i + 64 < n) __builtin_prefetch(text + (sa[i + 64] ? sa[i + 64] - 1 : 0));
+        uint32_t v = (uint32_t)sa[i];
+        uint64_t row = i + 1;
+        if (v == 0) st->primary = row;
+        else {
+            o->buf[o->len++] = text[v - 1];
+            if (o->len == sizeof o->buf) {
+                if (fwrite(o->buf, 1, o->len, o->f) != o->len) return idx_fail(IDX_ERR_IO, "%s: write failed", o->path);
+                o->len = 0;
+            }
+        }
+        if (divides32(Ms, v)) {
+            uint64_t k = st->nmarks++;
+            st->marks[k] = row;
+            put_packed(st->samples, k, st->bits, v / st->s);
+        }
+        if (st->r && divides32(Mr, v)) put_packed(st->isa + IDX_FM_ISA_HEADER_WORDS, v / st->r, st->isa_bits, row);
+    }
+    return e;
+}
+
 idx_err idx_fm_shard_build(const char *path, const char *scratch_dir, const unsigned char *text,
                            uint64_t n, const uint64_t *starts, uint64_t ndocs, uint64_t first_doc,
                            uint32_t sa_sample, uint32_t isa_sample, idx_fm_layout layout,
@@ -184,8 +221,7 @@ idx_err idx_fm_shard_build(const char *path, const char *scratch_dir, const unsi
             goto done;
         }
         if (info) info->sa_seconds = idx_now() - ts;
-        e = pass_row(&st, 0, n);
-        for (uint64_t i = 0; i < n && e == IDX_OK; i++) e = pass_row(&st, i + 1, (uint64_t)sa[i]);
+        e = pass_sa32(&st, sa, n);
         free(sa);
     } else {
         int64_t *sa = malloc(n * sizeof(int64_t));

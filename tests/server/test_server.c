@@ -10,6 +10,7 @@
  * in-process through idx_server_handle (query strings, routing corner cases).
  */
 #include "../idx_test.h"
+#include "server_test.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -108,41 +109,8 @@ static void build_index(void) {
 /* Running the server                                                         */
 /* ------------------------------------------------------------------------ */
 
-/* Starts `idx serve --port 0 ARGS`; returns its pid and the port it printed. */
 static pid_t start_server(const char *args, unsigned *port) {
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "exec '%s' serve --port 0 %s 2>>'%s'", t_idx_bin(), args, g_errlog);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        close(fds[1]);
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    char line[256];
-    size_t n = 0;
-    struct pollfd pf = {fds[0], POLLIN, 0};
-    while (n < sizeof line - 1 && poll(&pf, 1, 20000) > 0) {
-        ssize_t r = read(fds[0], line + n, 1);
-        if (r <= 0 || line[n] == '\n') break;
-        n++;
-    }
-    line[n] = '\0';
-    close(fds[0]);
-    const char *p = strstr(line, "http://127.0.0.1:");
-    if (!p) {
-        fprintf(stderr, "server did not start; first line: '%s'\n", line);
-        t_sh("cat '%s' >&2", g_errlog);
-        kill(pid, SIGKILL);
-        fail();
-    }
-    *port = (unsigned)atoi(p + strlen("http://127.0.0.1:"));
-    return pid;
+    return t_start_server(args, g_errlog, 20000, port);
 }
 
 static int wait_exit(pid_t pid, double seconds) {

@@ -2,6 +2,8 @@
  * cli.c -- helpers shared by the idx commands: error and usage reporting
  * with fixed exit codes, size parsing, and the stderr progress line.
  */
+#include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +28,16 @@ int idx_cli_usage(const char *cmd, const char *fmt, ...) {
     const idx_cli_command *c = idx_cli_find(cmd);
     if (c && c->usage) fprintf(stderr, "%s", c->usage);
     return 2;
+}
+
+int idx_cli_parse_uint(const char *s, uint64_t max, uint64_t *out) {
+    if (!s || !isdigit((unsigned char)*s)) return -1;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || v > max) return -1;
+    *out = v;
+    return 0;
 }
 
 int idx_cli_parse_size(const char *s, uint64_t *out) {

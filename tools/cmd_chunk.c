@@ -47,13 +47,7 @@ enum { OPT_SIZE = 1000, OPT_UNIT, OPT_OVERLAP, OPT_MERGE, OPT_THRESHOLD, OPT_DYN
        OPT_MAXSW, OPT_OUT, OPT_TEXTS, OPT_DPT, OPT_SEED, OPT_REFDOCS, OPT_CHUNKERS, OPT_TARGET,
        OPT_JSON, OPT_CACHE, OPT_LAMBDA, OPT_LM, OPT_DUMPREF, OPT_RULE, OPT_SCORE, OPT_WINDOW, OPT_PPLTARGET, OPT_ONESIDED };
 
-static int parse_u64(const char *s, uint64_t *v) {
-    char *end;
-    unsigned long long x = strtoull(s, &end, 10);
-    if (!*s || *end || s[0] == '-') return -1;
-    *v = x;
-    return 0;
-}
+static int parse_u64(const char *s, uint64_t *v) { return idx_cli_parse_uint(s, UINT64_MAX, v); }
 
 static int parse_dbl(const char *s, double *v) {
     char *end;

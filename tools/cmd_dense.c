@@ -61,14 +61,7 @@ enum {
     O_MODE, O_FUSION, O_RRFK, O_WEIGHT, O_DEPTH, O_K1, O_B, O_QUERIES, O_TAG
 };
 
-static int parse_u64(const char *s, uint64_t max, uint64_t *out) {
-    char *end;
-    if (!s || !*s || *s == '-') return -1;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*end || v > max) return -1;
-    *out = v;
-    return 0;
-}
+static int parse_u64(const char *s, uint64_t max, uint64_t *out) { return idx_cli_parse_uint(s, max, out); }
 
 /* Reads the key named by --api-key-env (the CLI's job, not the library's). */
 static int key_from_env(const char *cmd, const char *var, const char **key) {

@@ -17,14 +17,7 @@
 
 /* ---- helpers ---------------------------------------------------------------- */
 
-static int parse_u64(const char *s, uint64_t *out) {
-    if (!s || !*s || !isdigit((unsigned char)*s)) return -1;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*end) return -1;
-    *out = v;
-    return 0;
-}
+static int parse_u64(const char *s, uint64_t *out) { return idx_cli_parse_uint(s, UINT64_MAX, out); }
 
 /* Decodes hex ("e2 80 94" or "e28094") into b. 0 on success. */
 static int hex_decode(const char *s, idx_buf *b) {

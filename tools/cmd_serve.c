@@ -127,11 +127,9 @@ static void on_signal(int sig) {
 }
 
 static int parse_uint(const char *s, unsigned long max, unsigned long *v) {
-    char *end;
-    errno = 0;
-    unsigned long x = strtoul(s, &end, 10);
-    if (errno || end == s || *end || x > max || *s == '-') return -1;
-    *v = x;
+    uint64_t x;
+    if (idx_cli_parse_uint(s, max, &x)) return -1;
+    *v = (unsigned long)x;
     return 0;
 }
 

@@ -36,6 +36,9 @@ int idx_cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(p
 int idx_cli_progress(void *ud, const idx_progress_info *p);
 /* Parses sizes like "512M", "2G", "100k", "1000" into bytes. 0 on success. */
 int idx_cli_parse_size(const char *s, uint64_t *out);
+/* Parses a decimal integer in [0, max] (digits only: no sign, space or
+ * suffix; overflow is an error). 0 on success. */
+int idx_cli_parse_uint(const char *s, uint64_t max, uint64_t *out);
 /* Looks up a command by name (NULL if none). */
 const idx_cli_command *idx_cli_find(const char *name);
 

@@ -29,6 +29,11 @@
 # / library req per core-second. The in-process server without HTTP
 # (idx_server_handle: routing, JSON, metrics) is measured the same way and
 # printed beside it, to split the overhead into JSON/dispatch and HTTP.
+# Then, for each request set, the equal-work ceiling: bench/mhd_min.c with the
+# same bodies, burning the library's CPU per request (1e9 / the library's
+# median rate, in ns) and answering as many bytes as the route does: the best
+# any libmicrohttpd server can do on that request here, loopback TCP included.
+# "idx serve at X% of its req/s / req per CPU-s" is the server against that.
 # Then a LONG-second run (shared configuration) of single counts at CONNS
 # connections for errors and memory (RSS after a 5 s warm-up and at the end).
 #
@@ -60,7 +65,10 @@ command -v taskset >/dev/null || { echo "needs taskset (util-linux)"; exit 1; }
 mkdir -p "$W"
 TCK=$(getconf CLK_TCK)
 
-if [ ! -f "$W/scifact/manifest.json" ] || ! grep -q sparse "$W/scifact/manifest.json"; then
+# (re)built whenever idx is newer than the index: an index left by an older
+# build would measure an older layout
+if [ ! -f "$W/scifact/manifest.json" ] || ! grep -q sparse "$W/scifact/manifest.json" ||
+   [ "$IDX" -nt "$W/scifact/manifest.json" ]; then
   rm -rf "$W/scifact"
   "$IDX" build -q -o "$W/scifact" "$DATA/corpus.jsonl"
   "$IDX" index-sparse --into "$W/scifact" >/dev/null 2>&1
@@ -189,13 +197,31 @@ for cfg in $CONFIGS; do
   for spec in "count x1|/v1/count|count1|count" "count x100|/v1/count|count100|count" \
               "retrieve k10|/v1/retrieve|retrieve|retrieve"; do
     IFS='|' read -r label path body mode <<<"$spec"
-    VS="" CVS=""
+    VS="" CVS="" LIBS="" RS="" PS=""
     for rep in $(seq "$REPEAT"); do
-      run "POST $label ($rep)" "$SPID" "http://127.0.0.1:$PORT$path" "$W/$body.body" \
-        "$(ROUNDS=3 lib_rate "$mode" "$W/scifact" "$W/$body.body")"
-      VS="$VS $RATIO" CVS="$CVS $CRATIO"
+      L=$(ROUNDS=3 lib_rate "$mode" "$W/scifact" "$W/$body.body")
+      run "POST $label ($rep)" "$SPID" "http://127.0.0.1:$PORT$path" "$W/$body.body" "$L"
+      VS="$VS $RATIO" CVS="$CVS $CRATIO" LIBS="$LIBS $L" RS="$RS $RPS" PS="$PS $PER_CPU"
     done
     echo "   $label, median of $REPEAT: req/s $(med $VS)% and req per server CPU-s $(med $CVS)% of the library per core-second"
+    # the equal-work ceiling: mhd_min burning the library's CPU per request
+    # (1e9 / its median rate, in ns) and answering as many bytes as the route
+    WORK=$(awk -v l="$(med $LIBS)" 'BEGIN {printf "%.0f", 1e9 / l}')
+    RESP=$(head -n1 "$W/$body.body" | curl -s -o /dev/null -w '%{size_download}' -H 'Content-Type: application/json' \
+      --data-binary @- "http://127.0.0.1:$PORT$path")
+    $SRV_PIN "$W/mhd_min" "$((PORT + 1))" "$THREADS" 16384 "$WORK" "$RESP" >/dev/null &
+    MPID=$!
+    wait_port "$((PORT + 1))"
+    CR="" CP=""
+    for rep in $(seq "$REPEAT"); do
+      run "ceiling $label ($rep)" "$MPID" "http://127.0.0.1:$((PORT + 1))/" "$W/$body.body" "$(med $LIBS)"
+      CR="$CR $RPS" CP="$CP $PER_CPU"
+    done
+    kill "$MPID"; wait "$MPID" 2>/dev/null || true
+    echo "   $label, equal-work ceiling (mhd_min, ${WORK} ns of CPU and ${RESP} bytes a request), median of $REPEAT:" \
+      "req/s $(med $CR), req per CPU-s $(med $CP);" \
+      "idx serve at $(awk -v a="$(med $RS)" -v b="$(med $CR)" 'BEGIN {printf "%.0f%%", 100 * a / b}') of its req/s" \
+      "and $(awk -v a="$(med $PS)" -v b="$(med $CP)" 'BEGIN {printf "%.0f%%", 100 * a / b}') of its req per CPU-s"
   done
   if [ "$cfg" != shared ] || [ "$LONG" = 0 ]; then stop_serve; continue; fi
   # stability: warm-up, then LONG seconds at CONNS connections

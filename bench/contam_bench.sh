@@ -31,7 +31,9 @@ fi
 index="${1:-${IDX_CONTAM_INDEX:-}}"
 if [ -z "$index" ]; then
   index="$here/out/kernel-100.idx"
-  if [ ! -f "$index/manifest.json" ]; then
+  # rebuilt when idx is newer: an index of an older build would measure an older layout
+  if [ ! -f "$index/manifest.json" ] || [ "$IDX" -nt "$index/manifest.json" ]; then
+    rm -rf "$index"
     corpus="${KERNEL_JSONL:-}"
     for c in "$here/data/kernel-100.jsonl" "$root/../bench/bench/data/kernel-100.jsonl"; do
       [ -z "$corpus" ] && [ -f "$c" ] && corpus="$c"

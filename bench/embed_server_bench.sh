@@ -37,7 +37,9 @@ mkdir -p "$W"
 TCK=$(getconf CLK_TCK)
 MNAME=$(basename "$MODEL")
 
-if [ ! -f "$W/scifact/manifest.json" ] || ! grep -q '"dense"' "$W/scifact/manifest.json"; then
+# rebuilt when idx is newer: an index of an older build would measure an older layout
+if [ ! -f "$W/scifact/manifest.json" ] || ! grep -q '"dense"' "$W/scifact/manifest.json" ||
+   [ "$IDX" -nt "$W/scifact/manifest.json" ]; then
   rm -rf "$W/scifact"
   "$IDX" build -q -o "$W/scifact" "$DATA/corpus.jsonl" --dense "$DENSE_MODEL"
   "$IDX" index-sparse --into "$W/scifact" >/dev/null 2>&1

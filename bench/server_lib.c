@@ -179,9 +179,9 @@ int main(int argc, char **argv) {
                         if ((e = idx_sparse_search(sq, x->q[i], x->ql[i], &p, hits, &nh, NULL))) die("search", e);
                         for (size_t h = 0; h < nh; h++) {
                             const idx_docs *d = idx_sparse_segment_store(sp, hits[h].segment);
-                            const char *id, *title;
-                            size_t il, tl;
-                            uint64_t dl;
+                            const char *id = "", *title = "";
+                            size_t il = 0, tl = 0;
+                            uint64_t dl = 0;
                             if ((e = idx_docs_id(d, hits[h].doc, &id, &il)) ||
                                 (e = idx_docs_title(d, hits[h].doc, &title, &tl)) ||
                                 (e = idx_docs_len(d, hits[h].doc, &dl)))

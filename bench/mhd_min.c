@@ -11,10 +11,10 @@
  * nanoseconds of the thread's CPU time (a busy loop on
  * CLOCK_THREAD_CPUTIME_ID), the library's CPU per request as server_lib_bench
  * measures it, and the answer is RESP_BYTES long (a JSON object padded with
- * spaces, the size of the real route's answer). No server built on
- * libmicrohttpd can do that request faster on this machine than this one: its
- * requests/s and requests per CPU-second are the best `idx serve` could reach
- * on that route, HTTP and sockets included.
+ * spaces, the size of the real route's answer). A server on libmicrohttpd
+ * with these daemon settings cannot do that request faster on this machine:
+ * its requests/s and requests per CPU-second are the best `idx serve` could
+ * reach on that route, HTTP and sockets included.
  *
  * Build: cc -O2 -o mhd_min bench/mhd_min.c $(pkg-config --cflags --libs libmicrohttpd)
  * Run:   ./mhd_min PORT THREADS [CONN_MEMORY_BYTES [WORK_NS [RESP_BYTES]]]

@@ -32,7 +32,8 @@
 # Then, for each request set, the equal-work ceiling: bench/mhd_min.c with the
 # same bodies, burning the library's CPU per request (1e9 / the library's
 # median rate, in ns) and answering as many bytes as the route does: the best
-# any libmicrohttpd server can do on that request here, loopback TCP included.
+# a server on libmicrohttpd with idx serve's daemon settings can do on that
+# request here, loopback TCP included.
 # "idx serve at X% of its req/s / req per CPU-s" is the server against that.
 # Then a LONG-second run (shared configuration) of single counts at CONNS
 # connections for errors and memory (RSS after a 5 s warm-up and at the end).

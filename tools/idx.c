@@ -1,7 +1,7 @@
 /*
  * idx.c -- main() of the `idx` command line: finds the command named by
  * argv[1] among the self-registered ones (see idx_cli.h) and runs it.
- * Nothing else lives here.
+ * Nothing else lives here, except quieting OpenBLAS's idle workers at start.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +33,17 @@ static void print_help(FILE *f) {
     fprintf(f, "\n`idx help COMMAND` or `idx COMMAND --help` shows a command's options.\n");
 }
 
+/* OpenBLAS (pthreads build) starts its worker threads when the library is
+ * loaded, and they busy-wait for work for about 0.1 s before they sleep: each
+ * `idx` process burned ~0.09 s of a second core for nothing (half the CPU of
+ * a 1,000-query `idx retrieve`). blas_thread_shutdown_ stops them; OpenBLAS
+ * starts them again on the first threaded BLAS call (the encoder's sgemm), so
+ * only commands that use BLAS pay the spin. Weak: a BLAS without the symbol is
+ * left as it is. */
+extern int blas_thread_shutdown_(void) __attribute__((weak));
+
 int main(int argc, char **argv) {
+    if (blas_thread_shutdown_) blas_thread_shutdown_();
     if (argc < 2) {
         print_help(stderr);
         return 2;

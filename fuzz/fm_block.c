@@ -21,6 +21,7 @@ static void query_all(const idx_fm_block *f, uint64_t n) {
         for (unsigned c = 0; c < 256; c += 17) (void)idx_fm_block_rank(f, i, (unsigned char)c);
         if (i < n) {
             unsigned char b;
+            for (int stage = 0; stage < 4; stage++) idx_fm_block_prefetch_isel(f, i, stage);
             (void)idx_fm_block_inverse_select(f, i, &b);
         }
         uint64_t r1, r2;

@@ -207,6 +207,32 @@ void idx_fm_block_prefetch(const idx_fm_block *f, uint64_t i, unsigned char c) {
     __builtin_prefetch(count_rec(f, b, (unsigned)g));
 }
 
+void idx_fm_block_prefetch_isel(const idx_fm_block *f, uint64_t i, int stage) {
+    if (i >= f->n) i = f->n - 1;
+    uint64_t b = i >> f->lb;
+    if (stage == 0) {
+        __builtin_prefetch(&f->boff[b]);
+        return;
+    }
+    const unsigned char *body = f->data + f->boff[b];
+    if (stage == 1) {
+        __builtin_prefetch(body);
+        return;
+    }
+    body_view bv;
+    body_parse(body, &bv);
+    if (bv.nloc < 2) return;
+    int64_t v = bv.nodeoff[0];
+    if (v < 0 || v >= (int64_t)bv.nint) return; /* damaged: the walk reports it */
+    if (stage == 2) { /* the level tables and the root's start */
+        __builtin_prefetch(&bv.noff[v]);
+        __builtin_prefetch(&bv.noff[v + 1]);
+        return;
+    }
+    uint32_t j = (uint32_t)(i & ((UINT64_C(1) << f->lb) - 1)); /* stage 3: the root's line at i */
+    __builtin_prefetch(bv.lines + (size_t)((bv.noff[v] + j) / LINE_BITS) * 64);
+}
+
 void idx_fm_block_rank2(const idx_fm_block *f, uint64_t i, uint64_t j, unsigned char c, uint64_t *ri, uint64_t *rj) {
     int g = f->code[c];
     if (g < 0) {

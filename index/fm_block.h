@@ -51,10 +51,16 @@ idx_err idx_fm_block_verify(const idx_fm_block *f, const char *path);
 uint64_t idx_fm_block_rank(const idx_fm_block *f, uint64_t i, unsigned char c);
 /* bwt[i] (i < n) into *c, and its rank among bwt[0, i). */
 uint64_t idx_fm_block_inverse_select(const idx_fm_block *f, uint64_t i, unsigned char *c);
-/* Ranks of c at i <= j, sharing the tree walk when both fall in one block. */
 /* Starts loading what a rank of c at i reads first (the block's header and
  * count record), so that several independent ranks can overlap their misses. */
 void idx_fm_block_prefetch(const idx_fm_block *f, uint64_t i, unsigned char c);
+/* The same for an inverse select at i (< n), in four stages that a caller
+ * runs over all its independent positions before walking any, each reading
+ * what the one before loaded: 0 the block's offset entry, 1 the block's first
+ * header line, 2 the level tables and the root node's start, 3 the root
+ * node's bit line at i. */
+void idx_fm_block_prefetch_isel(const idx_fm_block *f, uint64_t i, int stage);
+/* Ranks of c at i <= j, sharing the tree walk when both fall in one block. */
 void idx_fm_block_rank2(const idx_fm_block *f, uint64_t i, uint64_t j, unsigned char c, uint64_t *ri, uint64_t *rj);
 
 #endif

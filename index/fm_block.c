@@ -224,7 +224,7 @@ void idx_fm_block_prefetch_isel(const idx_fm_block *f, uint64_t i, int stage) {
     if (bv.nloc < 2) return;
     int64_t v = bv.nodeoff[0];
     if (v < 0 || v >= (int64_t)bv.nint) return; /* damaged: the walk reports it */
-    if (stage == 2) { /* the level tables and the root's start */
+    if (stage == 2) { /* the root node's start */
         __builtin_prefetch(&bv.noff[v]);
         __builtin_prefetch(&bv.noff[v + 1]);
         return;

@@ -4,9 +4,8 @@
  * windows checked against the originals, id lookups, duplicate ids, and
  * every flipped byte of the store file found by a verifying open.
  */
-#include "../idx_test.h"
+#include "../idx_test_sections.h"
 #include "idx_index.h"
-#include <xxhash.h>
 
 #define NDOCS 300
 
@@ -137,53 +136,22 @@ static void test_docs_corruption(void **state) {
     free(dir);
 }
 
-/* Applies `mut` to section `name` of a section file and recomputes the
- * checksums (section, table, header), so that the store's own checks run. */
-typedef void (*mutator)(unsigned char *sec, uint64_t size);
-static int reseal(const char *path, const char *name, mutator mut) {
-    idx_buf f = {0};
-    assert_int_equal(idx_read_file(path, 0, &f), IDX_OK);
-    unsigned char *h = (unsigned char *)f.data;
-    uint32_t count;
-    uint64_t table;
-    memcpy(&count, h + 12, 4);
-    memcpy(&table, h + 16, 8);
-    int found = 0;
-    for (uint32_t i = 0; i < count; i++) {
-        unsigned char *e = h + table + 48 * (uint64_t)i;
-        if (strcmp((const char *)e, name) != 0) continue;
-        uint64_t off, size;
-        memcpy(&off, e + 24, 8);
-        memcpy(&size, e + 32, 8);
-        mut(h + off, size);
-        uint64_t hash = XXH3_64bits(h + off, size);
-        memcpy(e + 40, &hash, 8);
-        found = 1;
-    }
-    uint64_t th = XXH3_64bits(h + table, 48 * (uint64_t)count);
-    memcpy(h + 32, &th, 8);
-    uint64_t hh = XXH3_64bits(h, 56);
-    memcpy(h + 56, &hh, 8);
-    t_write(path, f.data, f.len);
-    idx_buf_free(&f);
-    return found;
-}
-static void mut_raw_plus(unsigned char *sec, uint64_t size) {
+static void mut_raw_plus(unsigned char *sec, uint64_t *size) {
     (void)size;
     uint64_t v;
     memcpy(&v, sec, 8);
     v++;
     memcpy(sec, &v, 8);
 }
-static void mut_raw_huge(unsigned char *sec, uint64_t size) {
+static void mut_raw_huge(unsigned char *sec, uint64_t *size) {
     (void)size;
     uint64_t v = UINT64_C(1) << 50;
     memcpy(sec, &v, 8);
 }
-static void mut_frame(unsigned char *sec, uint64_t size) {
-    for (uint64_t i = 12; i < size; i += 3) sec[i] ^= 0x5A;
+static void mut_frame(unsigned char *sec, uint64_t *size) {
+    for (uint64_t i = 12; i < *size; i += 3) sec[i] ^= 0x5A;
 }
-static void mut_short(unsigned char *sec, uint64_t size) {
+static void mut_short(unsigned char *sec, uint64_t *size) {
     (void)size;
     memset(sec, 0xFF, 8);
 }
@@ -194,13 +162,13 @@ static void mut_short(unsigned char *sec, uint64_t size) {
 static void test_docs_compressed_sections(void **state) {
     (void)state;
     const char *names[] = {"ids.z", "titles.z", "meta.z", "doc_start.z", "id_off.z", "meta_off.z", "id_hash.z"};
-    mutator muts[] = {mut_raw_plus, mut_raw_huge, mut_frame, mut_short};
+    t_mutator muts[] = {mut_raw_plus, mut_raw_huge, mut_frame, mut_short};
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
         for (size_t m = 0; m < sizeof muts / sizeof muts[0]; m++) {
             char *dir = t_tmpdir();
             build_store(dir, 4096);
             char *p = t_path(dir, "docs/docs.idx");
-            assert_true(reseal(p, names[k], muts[m]));
+            t_reseal(p, names[k], muts[m]);
             idx_docs *d = NULL;
             idx_err e = idx_docs_open(dir, 0, &d);
             if (e != IDX_ERR_CORRUPT) fail_msg("%s, damage %zu: opened (%d)", names[k], m, (int)e);

@@ -8,8 +8,8 @@
  */
 #include <fcntl.h>
 #include <signal.h>
-#include <xxhash.h>
 
+#include "../idx_test_sections.h"
 #include "fm_naive.h"
 
 static char *g_dir;
@@ -203,17 +203,6 @@ static char *good_index(const char *name) {
     return out;
 }
 
-static idx_buf slurp(const char *p) {
-    idx_buf b = {0};
-    FILE *f = fopen(p, "rb");
-    assert_non_null(f);
-    char tmp[4096];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) idx_buf_append(&b, tmp, n);
-    fclose(f);
-    return b;
-}
-
 static void test_missing_files(void **state) {
     (void)state;
     const char *files[] = {"manifest.json", "docs/docs.idx", "fm/shard-0000.fm", "fm/shard-0001.fm"};
@@ -245,7 +234,7 @@ static void flipped_bytes(idx_fm_layout layout) {
     size_t checked = 0;
     for (int i = 0; i < 4; i++) {
         char *p = t_path(ix, files[i]);
-        idx_buf orig = slurp(p);
+        idx_buf orig = t_read(p);
         int fd = open(p, O_RDWR);
         assert_true(fd >= 0);
         for (size_t k = 0; k < orig.len; k++) {
@@ -317,7 +306,7 @@ static void test_truncated_and_newer(void **state) {
     (void)state;
     char *ix = good_index("ix_trunc2");
     char *p = t_path(ix, "fm/shard-0000.fm");
-    idx_buf orig = slurp(p);
+    idx_buf orig = t_read(p);
     size_t cuts[] = {0, 10, 63, 64, 200, orig.len / 2, orig.len - 1};
     for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
         t_write(p, orig.data, cuts[i]);

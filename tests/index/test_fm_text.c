@@ -12,8 +12,8 @@
  * clear errors.
  */
 #include <fcntl.h>
-#include <xxhash.h>
 
+#include "../idx_test_sections.h"
 #include "fm_naive.h"
 
 static char *g_dir, *g_input;
@@ -198,18 +198,6 @@ static void test_text_every_layout_rate_and_shards(void **state) {
     }
 }
 
-/* Reads file `p` entirely. */
-static idx_buf slurp(const char *p) {
-    idx_buf b = {0};
-    FILE *f = fopen(p, "rb");
-    assert_non_null(f);
-    char tmp[4096];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) idx_buf_append(&b, tmp, n);
-    fclose(f);
-    return b;
-}
-
 static void test_cli_show_and_find(void **state) {
     (void)state;
     char *ixf = build("ix_cli_fm", IDX_FM_LAYOUT_COMPACT, IDX_TEXT_DEFAULT, 0, 4000);
@@ -220,7 +208,7 @@ static void test_cli_show_and_find(void **state) {
     for (int k = 0; k < 3; k++) {
         for (size_t i = 0; i < g_c.n; i++) { /* every document, byte for byte */
             assert_int_equal(t_sh("'%s' show --number '%s' %zu > '%s'", t_idx_bin(), ixs_all[k], i, out), 0);
-            idx_buf b = slurp(out);
+            idx_buf b = t_read(out);
             assert_int_equal(b.len, g_c.len[i]);
             if (b.len) assert_memory_equal(b.data, g_c.text[i], b.len);
             idx_buf_free(&b);
@@ -246,57 +234,6 @@ static void test_cli_show_and_find(void **state) {
 }
 
 /* ---- damaged inverse samples -------------------------------------------- */
-
-/* Rewrites section `name` of a section file through mut (which may shrink
- * it) and recomputes the section, table and header checksums, so that the
- * loader's own checks, not the checksum, must catch the damage. */
-typedef void (*mutator)(unsigned char *sec, uint64_t *size);
-
-static void reseal(const char *path, const char *name, mutator mut) {
-    idx_buf f = slurp(path);
-    unsigned char *h = (unsigned char *)f.data;
-    uint32_t count;
-    uint64_t table;
-    memcpy(&count, h + 12, 4);
-    memcpy(&table, h + 16, 8);
-    int found = 0;
-    for (uint32_t i = 0; i < count; i++) {
-        unsigned char *e = h + table + 48 * (uint64_t)i;
-        if (strcmp((const char *)e, name) != 0) continue;
-        uint64_t off, size;
-        memcpy(&off, e + 24, 8);
-        memcpy(&size, e + 32, 8);
-        mut(h + off, &size);
-        uint64_t hash = XXH3_64bits(h + off, size);
-        memcpy(e + 32, &size, 8);
-        memcpy(e + 40, &hash, 8);
-        found = 1;
-    }
-    assert_true(found);
-    uint64_t th = XXH3_64bits(h + table, 48 * (uint64_t)count);
-    memcpy(h + 32, &th, 8);
-    uint64_t hh = XXH3_64bits(h, 56);
-    memcpy(h + 56, &hh, 8);
-    t_write(path, f.data, f.len);
-    idx_buf_free(&f);
-}
-
-/* Offset and size of section `name` in a slurped section file. */
-static void section_at(const idx_buf *f, const char *name, uint64_t *off, uint64_t *size) {
-    const unsigned char *h = (const unsigned char *)f->data;
-    uint32_t count;
-    uint64_t table;
-    memcpy(&count, h + 12, 4);
-    memcpy(&table, h + 16, 8);
-    for (uint32_t i = 0; i < count; i++) {
-        const unsigned char *e = h + table + 48 * (uint64_t)i;
-        if (strcmp((const char *)e, name) != 0) continue;
-        memcpy(off, e + 24, 8);
-        memcpy(size, e + 32, 8);
-        return;
-    }
-    fail_msg("no section %s", name);
-}
 
 /* (bytes cut off become zero padding, as the file format requires) */
 static void mut_truncate(unsigned char *sec, uint64_t *size) {
@@ -339,6 +276,35 @@ static void mut_row_range(unsigned char *sec, uint64_t *size) {
     memcpy(&w, sec + 32, 8);
     w |= ((UINT64_C(1) << bits) - 1) << bits;
     memcpy(sec + 32, &w, 8);
+}
+
+/* Section `sec` of a fresh index's shard changed by mut into something that
+ * still loads (checksums recomputed) but is wrong: deep verify names the
+ * section, and every text read errs cleanly or returns bytes (the document's
+ * own when `exact`); none crashes or hangs. */
+static void expect_loads_but_wrong(const char *name, uint32_t isa, const char *sec, t_mutator mut, int exact) {
+    char *ix = build(name, IDX_FM_LAYOUT_COMPACT, IDX_TEXT_FM, isa, 0);
+    char *p = t_path(ix, "fm/shard-0000.fm");
+    t_reseal(p, sec, mut);
+    if (idx_index_verify(ix, 0) != IDX_OK) fail_msg("%s: %s", sec, idx_errmsg());
+    assert_int_equal(idx_index_verify(ix, 1), IDX_ERR_CORRUPT);
+    assert_non_null(strstr(idx_errmsg(), sec));
+    idx_docs *d;
+    assert_int_equal(idx_docs_open(ix, 0, &d), IDX_OK);
+    idx_buf b = {0};
+    for (size_t i = 0; i < g_c.n; i++) {
+        b.len = 0;
+        idx_err e = idx_docs_text(d, i, 0, UINT64_MAX / 2, &b);
+        assert_true(e == IDX_OK || e == IDX_ERR_CORRUPT);
+        if (exact && e == IDX_OK) {
+            assert_int_equal(b.len, g_c.len[i]);
+            if (b.len) assert_memory_equal(b.data, g_c.text[i], b.len);
+        }
+    }
+    idx_buf_free(&b);
+    idx_docs_close(d);
+    free(p);
+    free(ix);
 }
 
 static void expect_open_fails_in(const char *ix, const char *sec, const char *what) {
@@ -409,7 +375,7 @@ static void mut_t_plus(unsigned char *sec, uint64_t *size) {
 static void test_malformed_pinv(void **state) {
     (void)state;
     struct {
-        mutator m;
+        t_mutator m;
         const char *msg;
     } cases[] = {{mut_truncate, "pinv"},  {mut_header_only, "too short"}, {mut_t_zero, "shortcut interval"},
                  {mut_nptrs_huge, "pointer count"}, {mut_nptrs_plus, "pinv"}, {mut_marks_len, "pinv"},
@@ -417,37 +383,14 @@ static void test_malformed_pinv(void **state) {
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         char *ix = build("ix_badp", IDX_FM_LAYOUT_COMPACT, IDX_TEXT_FM, 0, 0);
         char *p = t_path(ix, "fm/shard-0000.fm");
-        reseal(p, "pinv", cases[k].m);
+        t_reseal(p, "pinv", cases[k].m);
         expect_open_fails_in(ix, "pinv", cases[k].msg);
         free(p);
         free(ix);
     }
     /* loadable but wrong: deep verify names "pinv"; every text read is right or a clear error, never a hang */
-    mutator wrong[] = {mut_pointer, mut_t_plus};
-    for (int k = 0; k < 2; k++) {
-        char *ix = build("ix_badp", IDX_FM_LAYOUT_COMPACT, IDX_TEXT_FM, 0, 0);
-        char *p = t_path(ix, "fm/shard-0000.fm");
-        reseal(p, "pinv", wrong[k]);
-        if (idx_index_verify(ix, 0) != IDX_OK) fail_msg("case %d: %s", k, idx_errmsg());
-        assert_int_equal(idx_index_verify(ix, 1), IDX_ERR_CORRUPT);
-        assert_non_null(strstr(idx_errmsg(), "pinv"));
-        idx_docs *d;
-        assert_int_equal(idx_docs_open(ix, 0, &d), IDX_OK);
-        idx_buf b = {0};
-        for (size_t i = 0; i < g_c.n; i++) {
-            b.len = 0;
-            idx_err e = idx_docs_text(d, i, 0, UINT64_MAX / 2, &b);
-            assert_true(e == IDX_OK || e == IDX_ERR_CORRUPT);
-            if (e == IDX_OK) {
-                assert_int_equal(b.len, g_c.len[i]);
-                if (b.len) assert_memory_equal(b.data, g_c.text[i], b.len);
-            }
-        }
-        idx_buf_free(&b);
-        idx_docs_close(d);
-        free(p);
-        free(ix);
-    }
+    t_mutator wrong[] = {mut_pointer, mut_t_plus};
+    for (int k = 0; k < 2; k++) expect_loads_but_wrong("ix_badp", 0, "pinv", wrong[k], 1);
     /* the manifest must name how the inverse samples are kept */
     {
         char *ix = build("ix_badp", IDX_FM_LAYOUT_COMPACT, IDX_TEXT_FM, 0, 0);
@@ -465,7 +408,7 @@ static void test_malformed_pinv(void **state) {
 static void test_malformed_isa(void **state) {
     (void)state;
     struct {
-        mutator m;
+        t_mutator m;
         const char *msg;
     } cases[] = {{mut_truncate, "wrong size"},         {mut_header_only, "too short"},
                  {mut_rate_double, "rate"},            {mut_rate_zero, "bad sample rate"},
@@ -473,7 +416,7 @@ static void test_malformed_isa(void **state) {
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         char *ix = build("ix_bad", IDX_FM_LAYOUT_COMPACT, IDX_TEXT_FM, 32, 0);
         char *p = t_path(ix, "fm/shard-0000.fm");
-        reseal(p, "isa", cases[k].m);
+        t_reseal(p, "isa", cases[k].m);
         expect_open_fails(ix, cases[k].msg);
         free(p);
         free(ix);
@@ -482,9 +425,9 @@ static void test_malformed_isa(void **state) {
     {
         char *ix = build("ix_bad", IDX_FM_LAYOUT_FAST, IDX_TEXT_FM, 32, 0);
         char *p = t_path(ix, "fm/shard-0000.fm");
-        idx_buf f = slurp(p);
+        idx_buf f = t_read(p);
         uint64_t off = 0, size = 0;
-        section_at(&f, "isa", &off, &size);
+        t_section_at(&f, "isa", &off, &size);
         assert_true(size > 64);
         unsigned char *q = (unsigned char *)f.data + off;
         q[40] ^= 0x10;
@@ -497,29 +440,10 @@ static void test_malformed_isa(void **state) {
         free(p);
         free(ix);
     }
-    /* in-range but wrong rows: loading works (checksums were recomputed), deep verify names the sample */
-    mutator rows[] = {mut_row, mut_row_range};
-    for (int k = 0; k < 2; k++) {
-        char *ix = build("ix_bad", IDX_FM_LAYOUT_COMPACT, IDX_TEXT_FM, 32, 0);
-        char *p = t_path(ix, "fm/shard-0000.fm");
-        reseal(p, "isa", rows[k]);
-        assert_int_equal(idx_index_verify(ix, 0), IDX_OK);
-        assert_int_equal(idx_index_verify(ix, 1), IDX_ERR_CORRUPT);
-        assert_non_null(strstr(idx_errmsg(), "isa"));
-        /* text reads never crash or hang: the whole corpus either comes back or errs */
-        idx_docs *d;
-        assert_int_equal(idx_docs_open(ix, 0, &d), IDX_OK);
-        idx_buf b = {0};
-        for (size_t i = 0; i < g_c.n; i++) {
-            b.len = 0;
-            idx_err e = idx_docs_text(d, i, 0, UINT64_MAX / 2, &b);
-            assert_true(e == IDX_OK || e == IDX_ERR_CORRUPT);
-        }
-        idx_buf_free(&b);
-        idx_docs_close(d);
-        free(p);
-        free(ix);
-    }
+    /* in-range but wrong rows: loading works (checksums were recomputed), deep verify names the sample;
+     * text reads never crash or hang: the whole corpus either comes back or errs */
+    t_mutator rows[] = {mut_row, mut_row_range};
+    for (int k = 0; k < 2; k++) expect_loads_but_wrong("ix_bad", 32, "isa", rows[k], 0);
     /* the store takes its text from shards without "isa" (shards of a --text store build) */
     {
         char *ix = build("ix_bad", IDX_FM_LAYOUT_COMPACT, IDX_TEXT_FM, 0, 0);

@@ -23,7 +23,6 @@
  * A checksum of the answers (counts, hit ids) is printed so that the work
  * cannot be optimised away and the modes can be compared.
  */
-#define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,7 +56,7 @@ static int cmp_double(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-static void die(const char *what, idx_err e) {
+static _Noreturn void die(const char *what, idx_err e) {
     fprintf(stderr, "server_lib_bench: %s: %s\n", what, idx_errmsg() && *idx_errmsg() ? idx_errmsg() : idx_strerror(e));
     exit(1);
 }
@@ -179,9 +178,9 @@ int main(int argc, char **argv) {
                         if ((e = idx_sparse_search(sq, x->q[i], x->ql[i], &p, hits, &nh, NULL))) die("search", e);
                         for (size_t h = 0; h < nh; h++) {
                             const idx_docs *d = idx_sparse_segment_store(sp, hits[h].segment);
-                            const char *id = "", *title = "";
-                            size_t il = 0, tl = 0;
-                            uint64_t dl = 0;
+                            const char *id, *title;
+                            size_t il, tl;
+                            uint64_t dl;
                             if ((e = idx_docs_id(d, hits[h].doc, &id, &il)) ||
                                 (e = idx_docs_title(d, hits[h].doc, &title, &tl)) ||
                                 (e = idx_docs_len(d, hits[h].doc, &dl)))

@@ -276,11 +276,15 @@ static idx_err shard_extract(const fm_shard *sh, uint64_t a, uint64_t b, unsigne
     }
     for (int live = nl; live;) {
         live = 0;
-        if (sh->is_block) /* the lanes' first misses in parallel, then the walks */
+        if (sh->is_block) { /* the lanes' first misses in parallel, then the walks */
+            uint64_t at[EXTRACT_LANES];
+            int m = 0;
+            for (int j = 0; j < nl; j++)
+                if (p[j] > lo[j] && row[j] <= sh->n && row[j] != sh->primary)
+                    at[m++] = row[j] - (row[j] > sh->primary);
             for (int stage = 0; stage < 4; stage++)
-                for (int j = 0; j < nl; j++)
-                    if (p[j] > lo[j] && row[j] <= sh->n && row[j] != sh->primary)
-                        idx_fm_block_prefetch_isel(&sh->blk, row[j] - (row[j] > sh->primary), stage);
+                for (int k = 0; k < m; k++) idx_fm_block_prefetch_isel(&sh->blk, at[k], stage);
+        }
         for (int j = 0; j < nl; j++) {
             if (p[j] <= lo[j]) continue;
             uint64_t x = row[j];
